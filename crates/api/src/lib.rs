@@ -13,3 +13,4 @@ pub mod validation;
 pub use error::{ApiError, ApiResult, Reason};
 pub use resource::{GroupVersionKind, ResourceDef};
 pub use strategy::{Context, Strategy};
+pub mod schema;

@@ -78,6 +78,8 @@ pub struct ResourceDef {
     pub schema_name: Option<String>,
     /// Whether this version is listed first (preferred) in discovery for its group.
     pub preferred: bool,
+    /// Adds the kind's schema (and what it references) to a generator; built-ins only.
+    pub add_schema: Option<fn(&mut schemars::SchemaGenerator)>,
     pub strategy: Arc<dyn Strategy>,
 }
 

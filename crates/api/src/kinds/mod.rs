@@ -83,6 +83,9 @@ where
             storage_version: T::VERSION.to_string(),
             schema_name: Some(T::schema_name().into_owned()),
             preferred: true,
+            add_schema: Some(|generator| {
+                generator.subschema_for::<T>();
+            }),
             plural,
             strategy: Arc::new(strategy),
         },
