@@ -25,10 +25,10 @@ fn main() {
     files.sort();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read k8s-openapi source");
-        if let Some((name, fields)) = scan_file(&text) {
-            if !fields.is_empty() {
-                table.insert(name, fields);
-            }
+        if let Some((name, fields)) = scan_file(&text)
+            && !fields.is_empty()
+        {
+            table.insert(name, fields);
         }
     }
     assert!(table.len() > 100, "k8s-openapi list/map strategies not found under {}", src.display());

@@ -48,6 +48,7 @@ pub trait Strategy: Send + Sync + 'static {
     }
 
     /// Converts a stored object to `version` of this kind.
+    #[allow(clippy::wrong_self_convention)] // a conversion direction, not a constructor
     fn from_storage(&self, obj: Value, _to_version: &str) -> Result<Value, String> {
         Ok(obj)
     }
@@ -98,10 +99,10 @@ pub trait Strategy: Send + Sync + 'static {
                 match meta.get(key) {
                     Some(v) => new["metadata"][key] = v.clone(),
                     None => {
-                        if key != "resourceVersion" {
-                            if let Some(m) = new["metadata"].as_object_mut() {
-                                m.remove(key);
-                            }
+                        if key != "resourceVersion"
+                            && let Some(m) = new["metadata"].as_object_mut()
+                        {
+                            m.remove(key);
                         }
                     }
                 }

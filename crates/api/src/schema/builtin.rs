@@ -111,10 +111,10 @@ fn list_schema(kind_def: &str, list_kind: &str) -> Value {
 fn tag_gvk(schema: &mut Value, gvk: Value) {
     let Some(map) = schema.as_object_mut() else { return };
     let list = map.entry("x-kubernetes-group-version-kind").or_insert_with(|| Value::Array(Vec::new()));
-    if let Some(items) = list.as_array_mut() {
-        if !items.contains(&gvk) {
-            items.push(gvk);
-        }
+    if let Some(items) = list.as_array_mut()
+        && !items.contains(&gvk)
+    {
+        items.push(gvk);
     }
 }
 
