@@ -14,3 +14,4 @@ pub use error::{ApiError, ApiResult, Reason};
 pub use resource::{GroupVersionKind, ResourceDef};
 pub use strategy::{Context, Strategy};
 pub mod schema;
+pub mod selector;

@@ -120,6 +120,11 @@ pub trait Strategy: Send + Sync + 'static {
         self.has_status()
     }
 
+    /// Problems with an object name of this kind (most kinds: a DNS-1123 subdomain).
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        crate::validation::names::dns1123_subdomain(name)
+    }
+
     fn validate_create(&self, _obj: &Value) -> Vec<FieldError> {
         Vec::new()
     }
