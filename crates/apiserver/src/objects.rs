@@ -1,0 +1,84 @@
+//! Between stored bytes and API objects: JSON encoding, `resourceVersion` from
+//! the store's revision, conversion between the storage version and the
+//! version a request speaks, and store errors as API errors.
+
+use k3rs_api::{ApiError, ResourceDef, meta};
+use k3rs_store::{Error as StoreError, KeyValue};
+use serde_json::Value;
+
+/// Decodes a stored value and stamps its `resourceVersion`.
+pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
+    let mut obj: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::internal(format!("stored object {} is not valid JSON: {e}", kv.key)))?;
+    meta::set_meta(&mut obj, "resourceVersion", Value::String(kv.mod_revision.to_string()));
+    Ok(obj)
+}
+
+/// Encodes an object for the store, without its `resourceVersion` (the revision is
+/// the store's to give).
+pub fn encode(obj: &Value) -> Vec<u8> {
+    let mut obj = obj.clone();
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    serde_json::to_vec(&obj).unwrap_or_default()
+}
+
+/// Converts a stored object to the version of `def` and sets its type fields.
+pub fn to_request_version(def: &ResourceDef, obj: Value) -> Result<Value, ApiError> {
+    let mut obj = if def.version == def.storage_version && def.storage_resource == def.plural {
+        obj
+    } else {
+        def.strategy
+            .from_storage(obj, &def.version)
+            .map_err(|e| ApiError::internal(format!("converting {} to {}: {e}", def.kind, def.api_version())))?
+    };
+    set_type(def, &mut obj);
+    Ok(obj)
+}
+
+/// Converts an object in `def`'s version to its storage version.
+pub fn to_storage_version(def: &ResourceDef, obj: Value) -> Result<Value, ApiError> {
+    if def.version == def.storage_version && def.storage_resource == def.plural {
+        return Ok(obj);
+    }
+    def.strategy.to_storage(obj, &def.version).map_err(|e| {
+        ApiError::bad_request(format!("{} in version {:?} cannot be converted for storage: {e}", def.kind, def.version))
+    })
+}
+
+pub fn set_type(def: &ResourceDef, obj: &mut Value) {
+    if let Some(map) = obj.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String(def.api_version()));
+        map.insert("kind".into(), Value::String(def.kind.clone()));
+    }
+}
+
+/// A store failure as the API reports it, for the object `name` of `def`.
+pub fn store_error(def: &ResourceDef, name: &str, err: StoreError) -> ApiError {
+    match err {
+        StoreError::AlreadyExists { .. } => ApiError::already_exists(&def.plural, &def.group, name),
+        StoreError::NotFound { .. } => ApiError::not_found(&def.plural, &def.group, name),
+        StoreError::Conflict { .. } => ApiError::stale(&def.plural, &def.group, name),
+        other => generic_store_error(other),
+    }
+}
+
+/// Store failures that do not concern one object.
+pub fn generic_store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::Compacted { compacted, requested } => ApiError::expired(format!(
+            "too old resource version: {requested} ({compacted})"
+        )),
+        StoreError::FutureRevision { requested, current } => {
+            let mut e = ApiError::new(
+                k3rs_api::Reason::Timeout,
+                format!("Too large resource version: {requested}, current: {current}"),
+            );
+            e.retry_after_seconds = Some(1);
+            e
+        }
+        StoreError::Closed => ApiError::new(k3rs_api::Reason::ServiceUnavailable, "the datastore is shutting down"),
+        other => ApiError::internal(format!("datastore: {other}")),
+    }
+}
