@@ -47,6 +47,20 @@ impl Registry {
             .cloned()
     }
 
+    /// The definition objects of `def` are stored as (itself, unless another version
+    /// or group owns the storage, e.g. autoscaling/v1 -> v2, events.k8s.io -> core).
+    pub fn storage_def(&self, def: &Arc<ResourceDef>) -> Arc<ResourceDef> {
+        if def.version == def.storage_version && def.plural == def.storage_resource {
+            return def.clone();
+        }
+        self.defs
+            .iter()
+            .find(|d| d.plural == def.storage_resource && d.version == def.storage_version && d.kind == def.kind)
+            .or_else(|| self.defs.iter().find(|d| d.plural == def.storage_resource && d.version == def.storage_version))
+            .cloned()
+            .unwrap_or_else(|| def.clone())
+    }
+
     pub fn all(&self) -> &[Arc<ResourceDef>] {
         &self.defs
     }
