@@ -147,3 +147,91 @@ impl Watcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::types::{EventKind, HistoryPage, KeyValue, ListOptions, ListResult, WriteOp};
+
+    /// A backend whose history is a list the test controls, so that the test can make a commit
+    /// readable before the hub hears of it.
+    struct ScriptedHistory {
+        log: Mutex<Vec<Event>>,
+    }
+
+    fn unsupported<T: Send + 'static>() -> BoxFuture<'static, Result<T>> {
+        Box::pin(async { Err(Error::Backend("not used by this test".into())) })
+    }
+
+    impl Backend for ScriptedHistory {
+        fn write(&self, _: WriteOp) -> BoxFuture<'_, Result<Event>> {
+            unsupported()
+        }
+        fn get(&self, _: String) -> BoxFuture<'_, Result<Option<KeyValue>>> {
+            unsupported()
+        }
+        fn list(&self, _: String, _: ListOptions) -> BoxFuture<'_, Result<ListResult>> {
+            unsupported()
+        }
+        fn count(&self, _: String) -> BoxFuture<'_, Result<u64>> {
+            unsupported()
+        }
+        fn history(&self, prefix: String, after: i64, limit: usize) -> BoxFuture<'_, Result<HistoryPage>> {
+            let log = self.log.lock().expect("log").clone();
+            Box::pin(async move {
+                let current = log.last().map_or(0, Event::revision);
+                let events: Vec<Event> = log
+                    .into_iter()
+                    .filter(|event| event.revision() > after && event.kv.key.starts_with(&prefix))
+                    .take(limit)
+                    .collect();
+                Ok(HistoryPage { events, scanned_through: current })
+            })
+        }
+        fn compact(&self, _: i64) -> BoxFuture<'_, Result<i64>> {
+            unsupported()
+        }
+        fn current_revision(&self) -> i64 {
+            self.log.lock().expect("log").last().map_or(0, Event::revision)
+        }
+        fn compacted_revision(&self) -> i64 {
+            0
+        }
+    }
+
+    fn put(revision: i64) -> Event {
+        Event {
+            kind: EventKind::Put,
+            kv: KeyValue {
+                key: format!("/k/{revision}"),
+                value: "v".into(),
+                create_revision: revision,
+                mod_revision: revision,
+            },
+            prev: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn events_read_from_history_before_the_hub_has_them_are_not_repeated() {
+        let backend = Arc::new(ScriptedHistory { log: Mutex::new((1..=3).map(put).collect()) });
+        // No ring: the watch must catch up from history.
+        let hub = Arc::new(WatchHub::new(0, 16));
+        hub.start_at(0);
+        hub.publish(vec![put(1), put(2)]);
+        let mut stream = WatchStream::start(backend.clone(), hub.clone(), "/k/".into(), 0);
+        // History yields 1..=3; revision 3 is committed but the hub has not published it yet.
+        for expected in 1..=3 {
+            assert_eq!(stream.next().await.expect("event").expect("ok").revision(), expected);
+        }
+        // Polling once more attaches the watcher to the hub at revision 3; nothing is live yet.
+        assert!(futures::FutureExt::now_or_never(stream.next()).is_none());
+        backend.log.lock().expect("log").push(put(4));
+        hub.publish(vec![put(3), put(4)]);
+        assert_eq!(stream.next().await.expect("event").expect("ok").revision(), 4);
+    }
+}
