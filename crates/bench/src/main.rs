@@ -1,1 +1,27 @@
-fn main() {}
+//! k3rs-bench: measures k3rs' building blocks and prints figures (throughput, p50/p99).
+//! Each subcommand is quick by default (a few seconds); flags make runs longer or heavier.
+
+mod stats;
+mod store;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "k3rs-bench", about = "Benchmarks for k3rs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The revisioned store on SQLite: create throughput, get/list latency, watch fan-out latency.
+    Store(store::StoreArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Store(args) => store::run(args).await,
+    }
+}
