@@ -15,3 +15,4 @@ pub use resource::{GroupVersionKind, ResourceDef};
 pub use strategy::{Context, Strategy};
 pub mod schema;
 pub mod selector;
+pub mod crd;

@@ -78,6 +78,9 @@ pub fn generic_store_error(err: StoreError) -> ApiError {
             e.retry_after_seconds = Some(1);
             e
         }
+        StoreError::WatcherTooSlow { .. } => {
+            ApiError::expired("the watch fell too far behind the datastore; list and watch again")
+        }
         StoreError::Closed => ApiError::new(k3rs_api::Reason::ServiceUnavailable, "the datastore is shutting down"),
         other => ApiError::internal(format!("datastore: {other}")),
     }

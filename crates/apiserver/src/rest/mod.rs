@@ -2,16 +2,16 @@
 //! update, patch, delete, deletecollection and the subresources), driven by
 //! the kind's `ResourceDef` and strategy.
 
-mod delete;
+pub mod delete;
 mod filter;
 mod list;
 pub mod query;
-mod read;
+pub mod read;
 mod scale;
 mod pod;
 pub mod table;
 mod watch;
-mod write;
+pub mod write;
 
 use std::sync::Arc;
 

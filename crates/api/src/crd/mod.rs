@@ -1,0 +1,183 @@
+//! Custom resources: what a `CustomResourceDefinition` makes the server serve.
+//!
+//! Each served version of an established CRD becomes a `ResourceDef` whose
+//! strategy validates against the version's structural schema, prunes unknown
+//! fields, applies defaults, prints the CRD's additional printer columns and
+//! exposes the scale subresource paths. Objects are stored at
+//! `/registry/<group>/<plural>/...` in the storage version; versions convert by
+//! rewriting `apiVersion` (conversion strategy `None`).
+
+pub mod jsonpath;
+mod strategy;
+pub mod structural;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::resource::{ResourceDef, Subresource, VERBS_ALL};
+use crate::schema::REF_PREFIX;
+pub use strategy::CustomResourceStrategy;
+
+/// `com.example.stable.v1.CronTab` for group `stable.example.com`: upstream's
+/// definition naming for custom resources.
+pub fn definition_name(group: &str, version: &str, kind: &str) -> String {
+    let reversed: Vec<&str> = group.split('.').rev().collect();
+    format!("{}.{version}.{kind}", reversed.join("."))
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+fn strings_at(v: &Value, pointer: &str) -> Vec<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// Whether the CRD has been accepted (its Established condition is True).
+pub fn is_established(crd: &Value) -> bool {
+    crd.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
+}
+
+/// The version objects are stored in.
+pub fn storage_version(crd: &Value) -> Option<String> {
+    crd.pointer("/spec/versions")?
+        .as_array()?
+        .iter()
+        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .and_then(|v| v.get("name")?.as_str())
+        .map(String::from)
+}
+
+/// The component schema of one version of a custom resource, as the catalog holds it.
+pub fn version_schema(crd: &Value, version: &Value) -> Value {
+    let group = str_at(crd, "/spec/group");
+    let kind = str_at(crd, "/spec/names/kind");
+    let name = version.get("name").and_then(Value::as_str).unwrap_or("");
+    let mut schema = version
+        .pointer("/schema/openAPIV3Schema")
+        .cloned()
+        .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+    if !schema.is_object() {
+        schema = json!({"type": "object"});
+    }
+    let props = schema.as_object_mut().expect("object").entry("properties").or_insert_with(|| json!({}));
+    if let Some(p) = props.as_object_mut() {
+        p.insert(
+            "apiVersion".into(),
+            json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}),
+        );
+        p.insert(
+            "kind".into(),
+            json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}),
+        );
+        p.insert(
+            "metadata".into(),
+            json!({
+                "allOf": [{"$ref": format!("{REF_PREFIX}io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")}],
+                "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+            }),
+        );
+    }
+    schema["x-kubernetes-group-version-kind"] = json!([{"group": group, "version": name, "kind": kind}]);
+    schema
+}
+
+/// The resources one CRD makes the server serve (one per served version), with the
+/// component schemas they reference: `(defs, [(definition name, schema)])`.
+pub fn resources_for(crd: &Value) -> (Vec<ResourceDef>, Vec<(String, Value)>) {
+    let group = str_at(crd, "/spec/group").to_string();
+    let plural = str_at(crd, "/spec/names/plural").to_string();
+    let kind = str_at(crd, "/spec/names/kind").to_string();
+    let list_kind = match str_at(crd, "/spec/names/listKind") {
+        "" => format!("{kind}List"),
+        lk => lk.to_string(),
+    };
+    let singular = match str_at(crd, "/spec/names/singular") {
+        "" => kind.to_lowercase(),
+        s => s.to_string(),
+    };
+    let namespaced = str_at(crd, "/spec/scope") != "Cluster";
+    let Some(storage) = storage_version(crd) else { return (Vec::new(), Vec::new()) };
+    let mut defs = Vec::new();
+    let mut schemas = Vec::new();
+    let versions = crd.pointer("/spec/versions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut first_served = true;
+    for v in &versions {
+        if v.get("served").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let version = v.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let def_name = definition_name(&group, &version, &kind);
+        schemas.push((def_name.clone(), version_schema(crd, v)));
+        let mut subresources = Vec::new();
+        if v.pointer("/subresources/status").is_some() {
+            subresources.push(Subresource::new("status", &group, &version, &kind, &["get", "patch", "update"]));
+        }
+        if v.pointer("/subresources/scale").is_some() {
+            subresources.push(Subresource::new("scale", "autoscaling", "v1", "Scale", &["get", "patch", "update"]));
+        }
+        let strategy = CustomResourceStrategy::new(crd, v, &storage);
+        defs.push(ResourceDef {
+            group: group.clone(),
+            version: version.clone(),
+            kind: kind.clone(),
+            list_kind: list_kind.clone(),
+            plural: plural.clone(),
+            singular: singular.clone(),
+            namespaced,
+            short_names: strings_at(crd, "/spec/names/shortNames"),
+            categories: strings_at(crd, "/spec/names/categories"),
+            verbs: VERBS_ALL.to_vec(),
+            subresources,
+            storage_resource: format!("{group}/{plural}"),
+            storage_version: storage.clone(),
+            schema_name: Some(def_name),
+            preferred: first_served,
+            add_schema: None,
+            strategy: Arc::new(strategy),
+        });
+        first_served = false;
+    }
+    (defs, schemas)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn sample_crd() -> Value {
+        json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "crontabs.stable.example.com"},
+            "spec": {"group": "stable.example.com", "scope": "Namespaced",
+                "names": {"plural": "crontabs", "singular": "crontab", "kind": "CronTab", "shortNames": ["ct"]},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                        "spec": {"type": "object", "properties": {"cronSpec": {"type": "string"}, "replicas": {"type": "integer"}}},
+                        "status": {"type": "object", "properties": {"replicas": {"type": "integer"}}}}}},
+                    "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}},
+                    "additionalPrinterColumns": [{"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"},
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]}]}
+        })
+    }
+
+    #[test]
+    fn crd_becomes_resources() {
+        let (defs, schemas) = resources_for(&sample_crd());
+        assert_eq!(defs.len(), 1);
+        let d = &defs[0];
+        assert_eq!((d.plural.as_str(), d.kind.as_str(), d.namespaced), ("crontabs", "CronTab", true));
+        assert_eq!(d.storage_resource, "stable.example.com/crontabs");
+        assert!(d.has_subresource("status") && d.has_subresource("scale"));
+        assert_eq!(schemas[0].0, "com.example.stable.v1.CronTab");
+        assert_eq!(d.strategy.scale_paths().unwrap().spec_replicas, "/spec/replicas");
+        let cols: Vec<&str> = d.strategy.columns().iter().map(|c| c.name).collect();
+        assert_eq!(cols, vec!["Spec", "Age"]);
+    }
+}
