@@ -1,0 +1,113 @@
+//! `k3rs server`: certificates, datastore and API server, wired from the flags.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use k3rs_apiserver::{ApiServer, Ipv4Cidr, ServerOptions};
+use k3rs_pki::{ClusterPki, PkiOptions};
+use k3rs_store::{Store, StoreOptions};
+use tracing::{info, warn};
+
+use crate::cli::ServerArgs;
+use crate::netinfo;
+
+/// Request bodies above this are refused (upstream's limit is 3 MiB).
+const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+fn parse_port_range(s: &str) -> anyhow::Result<std::ops::RangeInclusive<u16>> {
+    let (lo, hi) = s.split_once('-').with_context(|| format!("--service-node-port-range {s:?}: expected FROM-TO"))?;
+    let lo: u16 = lo.trim().parse().with_context(|| format!("--service-node-port-range {s:?}: bad start"))?;
+    let hi: u16 = hi.trim().parse().with_context(|| format!("--service-node-port-range {s:?}: bad end"))?;
+    if lo == 0 || lo > hi {
+        bail!("--service-node-port-range {s:?}: the start must be between 1 and the end");
+    }
+    Ok(lo..=hi)
+}
+
+fn parse_mode(mode: &Option<String>) -> anyhow::Result<Option<u32>> {
+    mode.as_deref()
+        .map(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8).with_context(|| format!("--write-kubeconfig-mode {m:?} is not an octal mode")))
+        .transpose()
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let service_cidr: Ipv4Cidr = args.service_cidr.parse().map_err(|e| anyhow::anyhow!("--service-cidr: {e}"))?;
+    let _cluster_cidr: Ipv4Cidr = args.cluster_cidr.parse().map_err(|e| anyhow::anyhow!("--cluster-cidr: {e}"))?;
+    let node_port_range = parse_port_range(&args.service_node_port_range)?;
+    let kubeconfig_mode = parse_mode(&args.write_kubeconfig_mode)?;
+    let node_ip = args.node_ip.unwrap_or_else(netinfo::primary_ip);
+    let advertise = args.advertise_address.unwrap_or(if args.bind_address.is_unspecified() { node_ip } else { args.bind_address });
+
+    let server_dir = args.data_dir.join("server");
+    let tls_dir = server_dir.join("tls");
+    let db_dir = server_dir.join("db");
+    std::fs::create_dir_all(&db_dir).with_context(|| format!("creating {}", db_dir.display()))?;
+
+    let pki_opts = PkiOptions {
+        node_ips: vec![node_ip, advertise],
+        tls_sans: args.tls_san.clone(),
+        service_cidr: args.service_cidr.clone(),
+        ..PkiOptions::default()
+    };
+    let pki = tokio::task::spawn_blocking(move || ClusterPki::load_or_create(&tls_dir, &pki_opts))
+        .await
+        .context("certificate task")?
+        .context("loading or creating the cluster certificates")?;
+    let tls = Arc::new(pki.server_tls_config().context("building the TLS configuration")?);
+
+    let store = Store::open_sqlite(db_dir.join("state.db"), StoreOptions::default())
+        .await
+        .context("opening the datastore")?;
+    let listen = SocketAddr::new(args.bind_address, args.https_listen_port);
+    let server = ApiServer::start(
+        store,
+        ServerOptions {
+            listen,
+            advertise_address: advertise,
+            service_cidr,
+            node_port_range,
+            tls,
+            max_body_bytes: MAX_BODY_BYTES,
+            default_watch_timeout: Duration::from_secs(45 * 60),
+            bookmark_interval: Duration::from_secs(60),
+        },
+    )
+    .await?;
+
+    let url_host = match args.bind_address {
+        ip if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+        ip => ip,
+    };
+    let url = format!("https://{}", SocketAddr::new(url_host, server.local_addr.port()));
+    write_kubeconfig(&pki, &args.write_kubeconfig, kubeconfig_mode, &url)?;
+    if !args.disable_agent {
+        warn!("the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)");
+    }
+    info!(%url, kubeconfig = %args.write_kubeconfig.display(), "k3rs server is ready");
+
+    shutdown_signal().await;
+    info!("shutting down");
+    drop(server);
+    Ok(())
+}
+
+fn write_kubeconfig(pki: &ClusterPki, path: &Path, mode: Option<u32>, url: &str) -> anyhow::Result<()> {
+    pki.write_kubeconfig(path, mode, url).with_context(|| format!("writing the kubeconfig {}", path.display()))
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
