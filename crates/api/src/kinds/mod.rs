@@ -3,6 +3,9 @@
 //! `builtin()` lists them; each kind's strategy lives in the module of its group.
 //! Kinds without special rules use [`Typed`], which only checks the object's shape.
 
+pub mod common;
+pub mod core;
+
 use std::marker::PhantomData;
 use std::sync::Arc;
 

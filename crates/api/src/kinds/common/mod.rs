@@ -1,0 +1,9 @@
+//! Helpers several kinds share: resource quantities, label maps, data keys, and
+//! pod-spec/pod-template defaulting and validation (used by pods, pod templates,
+//! replication controllers and the workload kinds of `apps` and `batch`).
+
+pub mod data_keys;
+pub mod labels;
+pub mod pod_spec;
+pub mod quantity;
+pub mod typed;

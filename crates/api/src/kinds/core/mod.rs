@@ -1,0 +1,6 @@
+//! The core (`""` group, `v1`) kinds' strategies, one module per kind or small family.
+
+pub mod pod;
+mod printing;
+
+pub use pod::PodStrategy;
