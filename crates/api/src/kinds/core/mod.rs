@@ -4,3 +4,5 @@ pub mod pod;
 mod printing;
 
 pub use pod::PodStrategy;
+pub mod service;
+pub use service::ServiceStrategy;
