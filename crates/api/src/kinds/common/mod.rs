@@ -3,6 +3,7 @@
 //! replication controllers and the workload kinds of `apps` and `batch`).
 
 pub mod data_keys;
+pub mod ip;
 pub mod labels;
 pub mod pod_spec;
 pub mod quantity;

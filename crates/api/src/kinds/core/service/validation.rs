@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
 use super::{externally_accessible, is_headless, spec_type};
+use crate::kinds::common::ip::{INVALID_IP, special_ip_errors};
 use crate::kinds::common::labels::validate_labels;
 use crate::kinds::common::pod_spec::{PROTOCOLS, port_number_errors, validate_port_num_or_name};
 use crate::validation::names::{dns1123_label, dns1123_subdomain, qualified_name};
@@ -20,7 +21,6 @@ const AFFINITIES: &[&str] = &["ClientIP", "None"];
 const TRAFFIC_POLICIES: &[&str] = &["Cluster", "Local"];
 const FAMILY_POLICIES: &[&str] = &["PreferDualStack", "RequireDualStack", "SingleStack"];
 const FAMILIES: &[&str] = &["IPv4", "IPv6"];
-const INVALID_IP: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
 
 fn list_value(items: &[String]) -> Value {
     json!(items)
@@ -205,32 +205,6 @@ fn validate_service_port(
         );
     }
     errs
-}
-
-/// The messages upstream's `ValidateNonSpecialIP` gives.
-fn special_ip_errors(ip: IpAddr) -> impl Iterator<Item = &'static str> {
-    let mut msgs = Vec::new();
-    if ip.is_unspecified() {
-        msgs.push("may not be unspecified (0.0.0.0)");
-    }
-    if ip.is_loopback() {
-        msgs.push("may not be in the loopback range (127.0.0.0/8, ::1/128)");
-    }
-    let link_local = match ip {
-        IpAddr::V4(v4) => v4.is_link_local(),
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-    };
-    if link_local {
-        msgs.push("may not be in the link-local range (169.254.0.0/16, fe80::/10)");
-    }
-    let link_local_multicast = match ip {
-        IpAddr::V4(v4) => v4.octets()[..3] == [224, 0, 0],
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xff0f) == 0xff02,
-    };
-    if link_local_multicast {
-        msgs.push("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)");
-    }
-    msgs.into_iter()
 }
 
 /// Upstream's `ValidateServiceClusterIPsRelatedFields`.
