@@ -112,14 +112,14 @@ impl Quantity {
         }
         let sign = if self.nanos < 0 { "-" } else { "" };
         let abs = self.nanos.unsigned_abs();
-        let whole = abs % NANOS_PER_UNIT as u128 == 0;
+        let whole = abs.is_multiple_of(NANOS_PER_UNIT as u128);
         let units = abs / NANOS_PER_UNIT as u128;
         // Binary spelling needs a whole number of at least 1024; otherwise decimal is used.
         if self.format == QuantityFormat::BinarySI && whole && units >= 1024 {
             const SUFFIXES: [&str; 6] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
             let mut mantissa = units;
             let mut power = 0;
-            while power < SUFFIXES.len() && mantissa % 1024 == 0 {
+            while power < SUFFIXES.len() && mantissa.is_multiple_of(1024) {
                 mantissa /= 1024;
                 power += 1;
             }
@@ -129,7 +129,7 @@ impl Quantity {
         // Decimal: the largest multiple-of-3 exponent (from 10^-9) that keeps an integer mantissa.
         let mut mantissa = abs;
         let mut exp: i32 = -9;
-        while exp < 18 && mantissa % 1000 == 0 {
+        while exp < 18 && mantissa.is_multiple_of(1000) {
             mantissa /= 1000;
             exp += 3;
         }
