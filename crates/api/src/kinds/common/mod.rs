@@ -6,5 +6,6 @@ pub mod data_keys;
 pub mod ip;
 pub mod labels;
 pub mod pod_spec;
+pub mod printing;
 pub mod quantity;
 pub mod typed;

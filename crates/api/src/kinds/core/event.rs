@@ -5,8 +5,8 @@
 use k8s_openapi::api::core::v1::Event;
 use serde_json::{Value, json};
 
+use crate::kinds::common::printing::since_time;
 use crate::kinds::common::typed::{decode_or_default, str_at};
-use crate::kinds::core::printing::since_time;
 use crate::strategy::{Context, Strategy, decode, normalize_as};
 use crate::table::{Column, human_duration};
 use crate::validation::names::{dns1123_subdomain, qualified_name};

@@ -10,7 +10,6 @@ pub mod event;
 pub mod namespace;
 pub mod node;
 pub mod pod;
-mod printing;
 pub mod quota;
 pub mod replication_controller;
 pub mod secret;

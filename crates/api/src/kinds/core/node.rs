@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::{Node, NodeSpec, Taint};
 use serde_json::{Value, json};
 
 use crate::kinds::common::pod_spec::validate_taint_effect;
+use crate::kinds::common::printing::since_time;
 use crate::kinds::common::typed::decode_or_default;
-use crate::kinds::core::printing::since_time;
 use crate::strategy::{Context, Strategy, decode, normalize_as, typed};
 use crate::table::Column;
 use crate::validation::names::{label_value, qualified_name};

@@ -10,9 +10,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as QuantityString;
 use serde_json::{Value, json};
 
 use crate::kinds::common::pod_spec::canonicalize_resource_map;
+use crate::kinds::common::printing::since_time;
 use crate::kinds::common::quantity::{QUANTITY_FORMAT_MESSAGE, Quantity};
 use crate::kinds::common::typed::decode_or_default;
-use crate::kinds::core::printing::since_time;
 use crate::strategy::{Context, Strategy, decode, normalize_as, typed};
 use crate::table::Column;
 use crate::validation::names::qualified_name;

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::kinds::common::labels::{format_labels, selector_matches, validate_labels};
 use crate::kinds::common::pod_spec::{default_pod_template_spec, template_labels, validate_pod_template_spec};
+use crate::kinds::common::printing::{container_cells, container_columns, since_time};
 use crate::kinds::common::typed::decode_or_default;
-use crate::kinds::core::printing::{container_cells, container_columns, since_time};
 use crate::strategy::{Context, ScalePaths, Strategy, decode, normalize_as, typed};
 use crate::table::Column;
 use crate::validation::{FieldError, FieldPath};

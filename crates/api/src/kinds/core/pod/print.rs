@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::Value;
 
-use crate::kinds::core::printing::{since_time, string};
+use crate::kinds::common::printing::{since_time, string};
 use crate::strategy::Context;
 use crate::table::Column;
 

@@ -13,8 +13,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
 use crate::kinds::common::labels::format_labels;
+use crate::kinds::common::printing::{since_time, string};
 use crate::kinds::common::typed::decode_or_default;
-use crate::kinds::core::printing::{since_time, string};
 use crate::strategy::{Context, Strategy, decode, normalize_as, typed};
 use crate::table::Column;
 use crate::validation::FieldError;

@@ -1,4 +1,5 @@
-//! Small printing helpers the core kinds' table rows share.
+//! Small printing helpers table rows share: ages of typed timestamps and the
+//! `Containers`/`Images` cells and columns of workload printers.
 
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
