@@ -3,6 +3,9 @@
 //! `builtin()` lists them; each kind's strategy lives in the module of its group.
 //! Kinds without special rules use [`Typed`], which only checks the object's shape.
 
+pub mod common;
+pub mod core;
+
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -151,6 +154,7 @@ impl DefBuilder {
 
 /// Every built-in resource, in discovery order.
 pub fn builtin() -> Vec<ResourceDef> {
+    use self::core as cs;
     use k8s_openapi::api::{
         apps::v1 as apps, autoscaling::v1 as as1, autoscaling::v2 as as2, batch::v1 as batch,
         coordination::v1 as coord, core::v1 as core, discovery::v1 as disc, events::v1 as ev, networking::v1 as net,
@@ -171,32 +175,29 @@ pub fn builtin() -> Vec<ResourceDef> {
 
     vec![
         // core/v1
-        kind::<core::Namespace>(Typed::<core::Namespace>::with_status()).short(&["ns"]).status().build(),
-        pod_subs(kind::<core::Pod>(Typed::<core::Pod>::with_status()).short(&["po"]).in_all()).build(),
-        kind::<core::Service>(Typed::<core::Service>::with_status()).short(&["svc"]).in_all().status().build(),
-        kind::<core::Endpoints>(Typed::<core::Endpoints>::new()).short(&["ep"]).build(),
-        kind::<core::ConfigMap>(Typed::<core::ConfigMap>::new()).short(&["cm"]).build(),
-        kind::<core::Secret>(Typed::<core::Secret>::new()).build(),
-        kind::<core::ServiceAccount>(Typed::<core::ServiceAccount>::new())
+        kind::<core::Namespace>(cs::NamespaceStrategy).short(&["ns"]).status().build(),
+        pod_subs(kind::<core::Pod>(cs::PodStrategy).short(&["po"]).in_all()).build(),
+        kind::<core::Service>(cs::ServiceStrategy).short(&["svc"]).in_all().status().build(),
+        kind::<core::Endpoints>(cs::EndpointsStrategy).short(&["ep"]).build(),
+        kind::<core::ConfigMap>(cs::ConfigMapStrategy).short(&["cm"]).build(),
+        kind::<core::Secret>(cs::SecretStrategy).build(),
+        kind::<core::ServiceAccount>(cs::ServiceAccountStrategy)
             .short(&["sa"])
             .sub("token", "authentication.k8s.io", "v1", "TokenRequest", &["create"])
             .build(),
-        kind::<core::Node>(Typed::<core::Node>::with_status()).short(&["no"]).status().build(),
-        kind::<core::Event>(Typed::<core::Event>::new()).short(&["ev"]).build(),
-        kind::<core::PersistentVolume>(Typed::<core::PersistentVolume>::with_status()).short(&["pv"]).status().build(),
-        kind::<core::PersistentVolumeClaim>(Typed::<core::PersistentVolumeClaim>::with_status())
-            .short(&["pvc"])
-            .status()
-            .build(),
-        kind::<core::ResourceQuota>(Typed::<core::ResourceQuota>::with_status()).short(&["quota"]).status().build(),
-        kind::<core::LimitRange>(Typed::<core::LimitRange>::new()).short(&["limits"]).build(),
-        kind::<core::ReplicationController>(Typed::<core::ReplicationController>::with_status())
+        kind::<core::Node>(cs::NodeStrategy).short(&["no"]).status().build(),
+        kind::<core::Event>(cs::EventStrategy).short(&["ev"]).build(),
+        kind::<core::PersistentVolume>(cs::PersistentVolumeStrategy).short(&["pv"]).status().build(),
+        kind::<core::PersistentVolumeClaim>(cs::PersistentVolumeClaimStrategy).short(&["pvc"]).status().build(),
+        kind::<core::ResourceQuota>(cs::ResourceQuotaStrategy).short(&["quota"]).status().build(),
+        kind::<core::LimitRange>(cs::LimitRangeStrategy).short(&["limits"]).build(),
+        kind::<core::ReplicationController>(cs::ReplicationControllerStrategy)
             .short(&["rc"])
             .in_all()
             .status()
             .scale()
             .build(),
-        kind::<core::PodTemplate>(Typed::<core::PodTemplate>::new()).build(),
+        kind::<core::PodTemplate>(cs::PodTemplateStrategy).build(),
         // apps/v1
         kind::<apps::Deployment>(Typed::<apps::Deployment>::with_status())
             .short(&["deploy"])
