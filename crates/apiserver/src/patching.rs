@@ -1,7 +1,7 @@
 //! PATCH in its four forms: JSON patch, JSON merge patch, strategic merge patch
 //! (built-in kinds only, as upstream) and server-side apply.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 use axum::response::Response;
 use k3rs_api::validation::unknown_fields;
@@ -155,7 +155,7 @@ pub async fn patch(r: &ResourceRequest) -> Result<Response, ApiError> {
             Ok(_) => {}
         }
     }
-    let warnings = RefCell::new(Vec::new());
+    let warnings = Mutex::new(Vec::new());
     let resp = write_with_retries(r, dry_run, &[], None, |old| {
         let current = objects::to_request_version(&r.def, old.clone())?;
         let mut patched = apply_patch(r, ty, &current, &patch_body, force)?;
@@ -174,7 +174,7 @@ pub async fn patch(r: &ResourceRequest) -> Result<Response, ApiError> {
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
-        *warnings.borrow_mut() = check_fields(r, &patched)?;
+        *warnings.lock().unwrap_or_else(|e| e.into_inner()) = check_fields(r, &patched)?;
         // The patch's own resourceVersion (if any) is a precondition, as upstream.
         let rv = meta::resource_version(&patched);
         if !rv.is_empty() && rv != meta::resource_version(&current) {
@@ -183,7 +183,7 @@ pub async fn patch(r: &ResourceRequest) -> Result<Response, ApiError> {
         request_to_storage(r, patched)
     })
     .await?;
-    Ok(response::with_warnings(resp, &warnings.into_inner()))
+    Ok(response::with_warnings(resp, &warnings.into_inner().unwrap_or_else(|e| e.into_inner())))
 }
 
 /// Server-side apply of an object that does not exist yet: it is created.

@@ -16,6 +16,15 @@ use crate::http::response;
 use crate::objects;
 
 const ORPHAN_FINALIZER: &str = "orphan";
+
+pub fn is_namespace(def: &k3rs_api::ResourceDef) -> bool {
+    def.group.is_empty() && def.plural == "namespaces"
+}
+
+/// Whether a namespace still waits for its `spec.finalizers`.
+pub fn has_spec_finalizers(obj: &Value) -> bool {
+    obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+}
 const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 
 #[derive(Debug, Default)]
@@ -127,6 +136,30 @@ async fn delete_one(r: &ResourceRequest, key: &str, opts: &DeleteOptions) -> Res
         }
         let mut changed = false;
         let mut finalizers = meta::finalizers(&obj);
+        // A namespace is finalized by its `spec.finalizers` (the namespace controller
+        // empties them once the namespace's content is gone): until then it is Terminating.
+        let is_namespace = is_namespace(&r.storage);
+        if is_namespace && has_spec_finalizers(&obj) {
+            if obj.pointer("/status/phase").and_then(Value::as_str) != Some("Terminating") {
+                obj["status"]["phase"] = json!("Terminating");
+                changed = true;
+            }
+            if meta::deletion_timestamp(&obj).is_none() {
+                meta::set_meta(&mut obj, "deletionTimestamp", json!(meta::format_time(jiff::Timestamp::now())));
+                meta::set_meta(&mut obj, "deletionGracePeriodSeconds", json!(0));
+            }
+            if !changed || opts.dry_run {
+                return Ok(Outcome::Pending(obj));
+            }
+            match r.state.store.update(key, objects::encode(&obj), kv.mod_revision).await {
+                Ok(rev) => {
+                    meta::set_meta(&mut obj, "resourceVersion", json!(rev.to_string()));
+                    return Ok(Outcome::Pending(obj));
+                }
+                Err(k3rs_store::Error::Conflict { .. }) => continue,
+                Err(e) => return Err(objects::store_error(&r.def, &name, e)),
+            }
+        }
         match opts.propagation_policy.as_deref() {
             Some("Orphan") if !finalizers.iter().any(|f| f == ORPHAN_FINALIZER) => {
                 finalizers.push(ORPHAN_FINALIZER.into());
@@ -155,7 +188,8 @@ async fn delete_one(r: &ResourceRequest, key: &str, opts: &DeleteOptions) -> Res
                     meta::set_meta(&mut obj, "deletionTimestamp", json!(meta::format_time(at)));
                     meta::set_meta(&mut obj, "deletionGracePeriodSeconds", json!(secs));
                     if !already_deleting {
-                        meta::set_meta(&mut obj, "generation", json!(meta::generation(&obj) + 1));
+                        let generation = meta::generation(&obj) + 1;
+                        meta::set_meta(&mut obj, "generation", json!(generation));
                     }
                     changed = true;
                 }

@@ -140,7 +140,7 @@ async fn dispatch(
     match (r.info.subresource.clone().as_deref(), verb) {
         (None, Verb::Get) => read::get(&r).await,
         (None, Verb::List) => list::list(&r).await,
-        (None | Some(_), Verb::Watch) if r.info.subresource.is_none() => watch::watch(r).await,
+        (None, Verb::Watch) => watch::watch(r).await,
         (None, Verb::Create) => write::create(&r).await,
         (None, Verb::Update) => write::update(&r).await,
         (None, Verb::Patch) => write::patch(&r).await,

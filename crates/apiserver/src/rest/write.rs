@@ -384,7 +384,9 @@ pub async fn write_with_retries(
         }
         let key = r.key();
         // An object being deleted whose last finalizer went away is deleted now.
-        if meta::deletion_timestamp(&new).is_some() && meta::finalizers(&new).is_empty() {
+        let namespace_waits =
+            super::delete::is_namespace(&r.storage) && super::delete::has_spec_finalizers(&new);
+        if meta::deletion_timestamp(&new).is_some() && meta::finalizers(&new).is_empty() && !namespace_waits {
             return match r.state.store.delete(&key, Some(old_rev)).await {
                 Ok((rev, _)) => {
                     meta::set_meta(&mut new, "resourceVersion", Value::String(rev.to_string()));
