@@ -77,9 +77,15 @@ fn build_all(registry: &Registry) -> BTreeMap<String, Document> {
 pub fn root(cache: &DocumentCache, registry: &Registry) -> Response {
     let docs = cache.get_or_build(registry);
     let entries: Vec<(String, String)> = docs.iter().map(|(p, d)| (p.clone(), d.hash.clone())).collect();
-    let mut resp = response::json(StatusCode::OK, &v3::root(&entries));
-    resp.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache, private"));
-    resp
+    let body = serde_json::to_vec(&v3::root(&entries)).unwrap_or_default();
+    let etag = format!("\"{}\"", v3::document_hash(&body));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache, private")
+        .header(header::ETAG, etag)
+        .body(Body::from(body))
+        .unwrap_or_default()
 }
 
 pub fn document(cache: &DocumentCache, registry: &Registry, path: &str, query: Option<&str>, headers: &HeaderMap) -> Response {
@@ -104,12 +110,19 @@ pub fn document(cache: &DocumentCache, registry: &Registry, path: &str, query: O
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return Response::builder().status(StatusCode::NOT_MODIFIED).header(header::ETAG, etag).body(Body::empty()).unwrap_or_default();
     }
-    let cache_control = if asked_hash.is_some() { "public, immutable" } else { "no-cache, private" };
-    Response::builder()
+    let mut builder = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, cache_control)
         .header(header::ETAG, etag)
-        .body(Body::from(doc.bytes.clone()))
-        .unwrap_or_default()
+        .header(header::VARY, "Accept");
+    if asked_hash.is_some() {
+        // Hashed URLs never change content: let clients cache them for a year.
+        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365);
+        builder = builder
+            .header(header::CACHE_CONTROL, "public, immutable")
+            .header(header::EXPIRES, expires.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string());
+    } else {
+        builder = builder.header(header::CACHE_CONTROL, "no-cache, private");
+    }
+    builder.body(Body::from(doc.bytes.clone())).unwrap_or_default()
 }

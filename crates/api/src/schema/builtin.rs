@@ -27,6 +27,9 @@ pub fn generate(resources: &[ResourceDef]) -> Catalog {
         let gvk = json!({"group": def.group, "version": def.version, "kind": def.kind});
         if let Some(schema) = defs.get_mut(kind_def) {
             tag_gvk(schema, gvk.clone());
+            // k8s-openapi marks `metadata` required on kinds; upstream's schemas don't
+            // (the server fills what is missing), and kubectl explain shows the difference.
+            drop_required(schema, "metadata");
         }
         let list_def = list_definition_name(kind_def, &def.list_kind);
         let list_schema = defs.entry(list_def).or_insert_with(|| list_schema(kind_def, &def.list_kind));
@@ -106,6 +109,16 @@ fn list_schema(kind_def: &str, list_kind: &str) -> Value {
             },
         },
     })
+}
+
+fn drop_required(schema: &mut Value, field: &str) {
+    let Some(map) = schema.as_object_mut() else { return };
+    if let Some(Value::Array(req)) = map.get_mut("required") {
+        req.retain(|f| f != field);
+        if req.is_empty() {
+            map.remove("required");
+        }
+    }
 }
 
 fn tag_gvk(schema: &mut Value, gvk: Value) {
