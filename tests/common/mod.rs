@@ -45,11 +45,17 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
+        // An empty configuration file keeps the machine's /etc/rancher/k3rs out of the test.
+        let config = self.dir.path().join("config.yaml");
+        if !config.exists() {
+            std::fs::write(&config, "").expect("write config");
+        }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_k3rs"))
             .arg("server")
             .arg("--disable-agent")
-            .args(["--config", "/nonexistent-k3rs-test-config.yaml"])
+            .arg("--config")
+            .arg(&config)
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(["--bind-address", "127.0.0.1", "--https-listen-port", &self.port.to_string()])

@@ -38,15 +38,6 @@ impl Registry {
         self.by_path.get(&(group.to_string(), version.to_string(), resource.to_string())).cloned()
     }
 
-    /// The definition of a kind at any served version of its group (preferring `version`).
-    pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<Arc<ResourceDef>> {
-        self.defs
-            .iter()
-            .find(|d| d.group == group && d.version == version && d.kind == kind)
-            .or_else(|| self.defs.iter().find(|d| d.group == group && d.kind == kind))
-            .cloned()
-    }
-
     /// The definition objects of `def` are stored as (itself, unless another version
     /// or group owns the storage, e.g. autoscaling/v1 -> v2, events.k8s.io -> core).
     pub fn storage_def(&self, def: &Arc<ResourceDef>) -> Arc<ResourceDef> {
@@ -59,10 +50,6 @@ impl Registry {
             .or_else(|| self.defs.iter().find(|d| d.plural == def.storage_resource && d.version == def.storage_version))
             .cloned()
             .unwrap_or_else(|| def.clone())
-    }
-
-    pub fn all(&self) -> &[Arc<ResourceDef>] {
-        &self.defs
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {

@@ -1,6 +1,7 @@
 //! k3rs-bench: measures k3rs' building blocks and prints figures (throughput, p50/p99).
 //! Each subcommand is quick by default (a few seconds); flags make runs longer or heavier.
 
+mod api;
 mod stats;
 mod store;
 
@@ -17,11 +18,14 @@ struct Cli {
 enum Command {
     /// The revisioned store on SQLite: create throughput, get/list latency, watch fan-out latency.
     Store(store::StoreArgs),
+    /// The API server through a real client: create/get/list/watch figures and memory.
+    Api(api::ApiArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Store(args) => store::run(args).await,
+        Command::Api(args) => api::run(args).await,
     }
 }

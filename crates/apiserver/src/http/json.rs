@@ -8,11 +8,6 @@ use k3rs_api::ApiError;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// Parses `bytes`, failing on malformed JSON.
-pub fn parse_strict(bytes: &[u8]) -> Result<Value, ApiError> {
-    parse_with_duplicates(bytes).map(|(v, _)| v)
-}
-
 /// Parses `bytes` and returns the paths of duplicated keys (last value wins, as upstream).
 pub fn parse_with_duplicates(bytes: &[u8]) -> Result<(Value, Vec<String>), ApiError> {
     let dups = RefCell::new(Vec::new());
@@ -111,7 +106,7 @@ mod tests {
             parse_with_duplicates(br#"{"spec":{"replicas":1,"replicas":2,"t":[{"a":1,"a":2}]}}"#).unwrap();
         assert_eq!(v["spec"]["replicas"], 2);
         assert_eq!(dups, vec!["spec.replicas", "spec.t[0].a"]);
-        assert!(parse_strict(b"{\"a\":1} trailing").is_err());
-        assert!(parse_strict(b"").is_err());
+        assert!(parse_with_duplicates(b"{\"a\":1} trailing").is_err());
+        assert!(parse_with_duplicates(b"").is_err());
     }
 }

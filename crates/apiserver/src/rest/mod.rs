@@ -130,6 +130,7 @@ async fn dispatch(
         output,
     };
     let verb = r.info.verb;
+    tracing::trace!(user = %r.user.name, verb = verb.as_str(), resource = %r.def.plural, "resource request");
     if r.info.subresource.is_none() && !r.def.has_verb(verb.as_str()) {
         return Err(ApiError::method_not_allowed(format!(
             "{} is not supported on {}",
