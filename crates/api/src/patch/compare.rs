@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::fieldpath::{FieldSet, PathElement};
-use super::shape::{Shape, child_schema, is_empty_container, keyed_items, set_items, shape_of};
+use super::shape::{Shape, child_schema, index, is_empty_container, keyed_items, set_items, shape_of};
 use crate::schema::SchemaNode;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,14 +85,14 @@ fn walk(
             }
             let old_items = keyed_items(as_list(old), &keys, items).map_err(|e| super::shape::at(path, e))?;
             let new_items = keyed_items(as_list(new), &keys, items).map_err(|e| super::shape::at(path, e))?;
+            let (old_index, new_index) = (index(&old_items), index(&new_items));
             for (pe, old_item) in &old_items {
-                let new_item = new_items.iter().find(|(p, _)| p == pe).map(|(_, v)| *v);
                 path.push(pe.clone());
-                walk(Some(old_item), new_item, items, path, true, out)?;
+                walk(Some(old_item), new_index.get(pe).copied(), items, path, true, out)?;
                 path.pop();
             }
             for (pe, new_item) in &new_items {
-                if !old_items.iter().any(|(p, _)| p == pe) {
+                if !old_index.contains_key(pe) {
                     path.push(pe.clone());
                     walk(None, Some(new_item), items, path, true, out)?;
                     path.pop();
@@ -105,15 +105,16 @@ fn walk(
             }
             let old_items = set_items(as_list(old));
             let new_items = set_items(as_list(new));
+            let (old_index, new_index) = (index(&old_items), index(&new_items));
             for (pe, _) in &old_items {
-                if !new_items.iter().any(|(p, _)| p == pe) {
+                if !new_index.contains_key(pe) {
                     path.push(pe.clone());
                     out.removed.insert(path);
                     path.pop();
                 }
             }
             for (pe, _) in &new_items {
-                if !old_items.iter().any(|(p, _)| p == pe) {
+                if !old_index.contains_key(pe) {
                     path.push(pe.clone());
                     out.added.insert(path);
                     path.pop();

@@ -7,6 +7,8 @@
 //! parts (`x-kubernetes-preserve-unknown-fields`, fields the schema does not
 //! know) are granular for objects and atomic for lists.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use super::fieldpath::{FieldSet, PathElement};
@@ -74,9 +76,15 @@ pub(crate) fn child_schema<'a>(schema: Option<SchemaNode<'a>>, key: &str) -> Opt
     node.property(key).or_else(|| node.additional_properties())
 }
 
-/// Key fields that upstream's published schemas give a default, so list items
-/// that omit them still have an identity (`ports` without `protocol`).
-const KEY_DEFAULTS: &[(&str, &str)] = &[("protocol", "TCP")];
+/// Key fields that upstream's published schemas give a default (our generated
+/// schemas carry no defaults), so list items that omit them still have an
+/// identity: `(item definition or any, key, default)`.
+const KEY_DEFAULTS: &[(Option<&str>, &str, &str)] = &[
+    // Container and service ports without `protocol`.
+    (None, "protocol", "TCP"),
+    // `imagePullSecrets: [{}]`.
+    (Some("io.k8s.api.core.v1.LocalObjectReference"), "name", ""),
+];
 
 /// The path element identifying a keyed list item.
 pub(crate) fn item_key(
@@ -89,7 +97,9 @@ pub(crate) fn item_key(
         let value = match item.get(key) {
             Some(v) if !v.is_null() => v.clone(),
             _ => default_for_key(key, items).ok_or_else(|| {
-                format!("associative list with keys has an element that omits key field {key:?} (and doesn't have default value)")
+                format!(
+                    "associative list with keys has an element that omits key field {key:?} (and doesn't have default value)"
+                )
             })?,
         };
         fields.push((key.as_str(), value));
@@ -98,8 +108,14 @@ pub(crate) fn item_key(
 }
 
 fn default_for_key(key: &str, items: Option<SchemaNode<'_>>) -> Option<Value> {
-    let from_schema = items.and_then(|n| n.property(key)).and_then(|p| p.schema().get("default").cloned());
-    from_schema.or_else(|| KEY_DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| Value::String(v.to_string())))
+    if let Some(default) = items.and_then(|n| n.property(key)).and_then(|p| p.schema().get("default")) {
+        return Some(default.clone());
+    }
+    let definition = items.and_then(|n| n.definition_name());
+    KEY_DEFAULTS
+        .iter()
+        .find(|(def, k, _)| *k == key && def.is_none_or(|d| Some(d) == definition))
+        .map(|(_, _, v)| Value::String(v.to_string()))
 }
 
 /// The items of a keyed list with their identities; later duplicates of a key
@@ -109,23 +125,30 @@ pub(crate) fn keyed_items<'v>(
     keys: &[String],
     items: Option<SchemaNode<'_>>,
 ) -> Result<Vec<(PathElement, &'v Value)>, String> {
+    let mut seen = HashSet::with_capacity(list.len());
     let mut out: Vec<(PathElement, &Value)> = Vec::with_capacity(list.len());
     for item in list {
         let Some(map) = item.as_object() else { return Err("list item is not an object".into()) };
         let pe = item_key(map, keys, items)?;
-        if !out.iter().any(|(seen, _)| *seen == pe) {
+        if seen.insert(pe.clone()) {
             out.push((pe, item));
         }
     }
     Ok(out)
 }
 
+/// Items by identity, for lookups.
+pub(crate) fn index<'i, 'v>(items: &'i [(PathElement, &'v Value)]) -> HashMap<&'i PathElement, &'v Value> {
+    items.iter().map(|(pe, v)| (pe, *v)).collect()
+}
+
 /// The set items of a list of scalars, first occurrences only.
 pub(crate) fn set_items(list: &[Value]) -> Vec<(PathElement, &Value)> {
+    let mut seen = HashSet::with_capacity(list.len());
     let mut out: Vec<(PathElement, &Value)> = Vec::with_capacity(list.len());
     for item in list {
         let pe = PathElement::value(item);
-        if !out.iter().any(|(seen, _)| *seen == pe) {
+        if seen.insert(pe.clone()) {
             out.push((pe, item));
         }
     }
@@ -177,8 +200,9 @@ pub(crate) fn collect_value(
             for (pe, item) in keyed_items(list, &keys, items).map_err(|e| at(path, e))? {
                 path.push(pe);
                 out.insert(path);
-                if let Value::Object(fields) = item {
-                    collect_fields(fields, items, path, out)?;
+                // An atomic item is owned whole; otherwise its fields are owned too.
+                if let (Shape::Fields { schema, .. }, Value::Object(fields)) = (shape_of(items, item), item) {
+                    collect_fields(fields, schema, path, out)?;
                 }
                 path.pop();
             }

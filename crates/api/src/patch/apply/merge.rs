@@ -2,10 +2,12 @@
 //! by field, keyed lists merge item by item, sets take the union, and
 //! everything atomic takes the applied value.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use crate::patch::fieldpath::PathElement;
-use crate::patch::shape::{Shape, at, child_schema, item_key, set_items, shape_of};
+use crate::patch::shape::{Shape, at, child_schema, index, item_key, set_items, shape_of};
 use crate::schema::SchemaNode;
 
 /// `live` merged with `applied` (which holds no nulls).
@@ -64,11 +66,12 @@ fn merge_at(
                 &live_items.iter().map(|(pe, _)| pe.clone()).collect::<Vec<_>>(),
                 &applied_items.iter().map(|(pe, _)| pe.clone()).collect::<Vec<_>>(),
             );
+            let (live_index, applied_index) = (index(&live_items), index(&applied_items));
             let mut out = Vec::with_capacity(order.len());
             for pe in order {
-                let live_item = live_items.iter().find(|(p, _)| *p == pe).map(|(_, v)| *v);
-                match applied_items.iter().find(|(p, _)| *p == pe) {
-                    Some((_, applied_item)) => {
+                let live_item = live_index.get(&pe).copied();
+                match applied_index.get(&pe) {
+                    Some(applied_item) => {
                         path.push(pe);
                         out.push(merge_at(live_item, applied_item, items, path)?);
                         path.pop();
@@ -87,11 +90,10 @@ fn merge_at(
                 &live_items.iter().map(|(pe, _)| pe.clone()).collect::<Vec<_>>(),
                 &applied_items.iter().map(|(pe, _)| pe.clone()).collect::<Vec<_>>(),
             );
+            let (live_index, applied_index) = (index(&live_items), index(&applied_items));
             let values = order
                 .iter()
-                .filter_map(|pe| {
-                    applied_items.iter().chain(live_items.iter()).find(|(p, _)| p == pe).map(|(_, v)| (*v).clone())
-                })
+                .filter_map(|pe| applied_index.get(pe).or_else(|| live_index.get(pe)).map(|v| (*v).clone()))
                 .collect();
             Ok(Value::Array(values))
         }
@@ -105,11 +107,12 @@ fn applied_keys<'v>(
     keys: &[String],
     items: Option<SchemaNode<'_>>,
 ) -> Result<Vec<(PathElement, &'v Value)>, String> {
+    let mut seen = HashSet::with_capacity(list.len());
     let mut out: Vec<(PathElement, &Value)> = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let map = item.as_object().ok_or_else(|| format!("element {i}: expected an object"))?;
         let pe = item_key(map, keys, items).map_err(|e| format!("element {i}: {e}"))?;
-        if out.iter().any(|(seen, _)| *seen == pe) {
+        if !seen.insert(pe.clone()) {
             return Err(format!("duplicate entries for key {pe}"));
         }
         out.push((pe, item));
@@ -120,12 +123,13 @@ fn applied_keys<'v>(
 /// Identities of live items; items without a usable key are kept by position
 /// (they cannot match an applied item).
 fn live_keys<'v>(list: &'v [Value], keys: &[String], items: Option<SchemaNode<'_>>) -> Vec<(PathElement, &'v Value)> {
+    let mut seen = HashSet::with_capacity(list.len());
     let mut out: Vec<(PathElement, &Value)> = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let pe = item
             .as_object()
             .and_then(|m| item_key(m, keys, items).ok())
-            .filter(|pe| !out.iter().any(|(seen, _)| seen == pe))
+            .filter(|pe| seen.insert(pe.clone()))
             .unwrap_or(PathElement::Index(i));
         out.push((pe, item));
     }
@@ -135,8 +139,10 @@ fn live_keys<'v>(list: &'v [Value], keys: &[String], items: Option<SchemaNode<'_
 /// The order of a merged list: the applied items in applied order, with
 /// live-only items kept in place relative to their live neighbours.
 pub(crate) fn merged_order(live: &[PathElement], applied: &[PathElement]) -> Vec<PathElement> {
-    let in_applied = |pe: &PathElement| applied.contains(pe);
-    let in_live = |pe: &PathElement| live.contains(pe);
+    let (live_set, applied_set): (HashSet<&PathElement>, HashSet<&PathElement>) =
+        (live.iter().collect(), applied.iter().collect());
+    let in_applied = |pe: &PathElement| applied_set.contains(pe);
+    let in_live = |pe: &PathElement| live_set.contains(pe);
     // Items in both lists, in applied order: each is emitted when the applied side reaches it.
     let mut shared = applied.iter().filter(|pe| in_live(pe)).peekable();
     let mut out = Vec::with_capacity(live.len() + applied.len());

@@ -394,3 +394,22 @@ fn status_subresource_apply_owns_only_status() {
     assert!(mine.paths().iter().all(|p| p.0[0] == PathElement::field("status")), "{mine:?}");
     assert_eq!(out["metadata"]["managedFields"][1]["subresource"], "status");
 }
+
+#[test]
+fn list_keys_with_upstream_defaults() {
+    // Ports without protocol, pull secrets without name: keyed by upstream's defaults.
+    let mut applied = config(None, json!([{"name": "nginx", "image": "x", "ports": [{"containerPort": 80}]}]));
+    applied["spec"]["template"]["spec"]["imagePullSecrets"] = json!([{}, {"name": "regcred"}]);
+    let live = apply_as(None, &applied, "kubectl", T0).unwrap();
+    let mut defaulted = live.clone();
+    defaulted["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+    let out = apply_as(Some(&defaulted), &applied, "kubectl", T1).unwrap();
+    assert_eq!(
+        out["spec"]["template"]["spec"]["containers"][0]["ports"],
+        json!([{"containerPort": 80, "protocol": "TCP"}])
+    );
+    let secrets =
+        &out["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:imagePullSecrets"];
+    // Pull secrets are atomic items: owned whole.
+    assert_eq!(secrets, &json!({"k:{\"name\":\"\"}": {}, "k:{\"name\":\"regcred\"}": {}}));
+}

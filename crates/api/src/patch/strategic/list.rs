@@ -5,9 +5,12 @@
 //! (or `$setElementOrder`'s), items only on the server keep theirs, and the
 //! two are interleaved where the server's order relates them.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use super::{DIRECTIVE, PatchError, bad, fresh, has_strategy, merge_map};
+use crate::patch::fieldpath::canonical_json;
 use crate::schema::{ListType, SchemaNode};
 
 /// Merges a patch list into the current one at list schema `field`.
@@ -129,13 +132,24 @@ fn normalize_order(
     server_order: &[Value],
     id: impl Fn(&Value) -> Option<Value>,
 ) -> Vec<Value> {
-    let position = |list: &[Value], item: &Value| -> Option<usize> {
-        let wanted = id(item)?;
-        list.iter().position(|v| id(v).as_ref() == Some(&wanted))
+    // Positions by canonical identity, first occurrence wins.
+    let positions = |list: &[Value]| -> HashMap<String, usize> {
+        let mut map = HashMap::with_capacity(list.len());
+        for (i, v) in list.iter().enumerate() {
+            if let Some(id) = id(v) {
+                map.entry(canonical_json(&id)).or_insert(i);
+            }
+        }
+        map
     };
+    let (in_patch, on_server) = (positions(patch_order), positions(server_order));
     let (mut from_patch, mut server_only): (Vec<_>, Vec<_>) = merged
         .into_iter()
-        .map(|v| (position(patch_order, &v), position(server_order, &v), v))
+        .map(|v| {
+            let key = id(&v).map(|id| canonical_json(&id));
+            let lookup = |map: &HashMap<String, usize>| key.as_ref().and_then(|k| map.get(k).copied());
+            (lookup(&in_patch), lookup(&on_server), v)
+        })
         .partition(|(in_patch, _, _)| in_patch.is_some());
     from_patch.sort_by_key(|(in_patch, _, _)| in_patch.unwrap_or(usize::MAX));
     server_only.sort_by_key(|(_, on_server, _)| on_server.unwrap_or(usize::MAX));

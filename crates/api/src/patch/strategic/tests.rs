@@ -160,6 +160,26 @@ fn merges() {
             json!({"spec": {"volumes": [{"name": "v", "emptyDir": {}}]}}),
         ),
         (
+            "kubectl's 3-way patch: switch strategy and drop a container",
+            deployment,
+            json!({"spec": {
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+                "template": {"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}}
+            }}),
+            json!({"spec": {
+                "strategy": {"$retainKeys": ["type"], "rollingUpdate": null, "type": "Recreate"},
+                "template": {"spec": {"$setElementOrder/containers": [{"name": "a"}], "containers": [{"$patch": "delete", "name": "b"}]}}
+            }}),
+            json!({"spec": {"strategy": {"type": "Recreate"}, "template": {"spec": {"containers": [{"name": "a", "image": "x"}]}}}}),
+        ),
+        (
+            "$setElementOrder on a list of scalars",
+            pod,
+            json!({"metadata": {"name": "p", "finalizers": ["a"]}}),
+            json!({"metadata": {"$setElementOrder/finalizers": ["b", "a"], "finalizers": ["b"]}}),
+            json!({"metadata": {"name": "p", "finalizers": ["b", "a"]}}),
+        ),
+        (
             "fields outside the schema merge like a merge patch",
             deployment,
             json!({"spec": {"extra": {"a": 1, "list": [1, 2]}}}),
