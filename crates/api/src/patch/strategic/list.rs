@@ -96,26 +96,30 @@ fn merge_objects(
     if replace {
         return replace_list(patch_items.into_iter().map(Value::Object).collect(), items);
     }
-    let mut merged = current.clone();
-    for item in &patch_items {
-        let value = item.get(key).ok_or_else(|| no_merge_key(item, key))?;
-        match merged.iter().position(|c| c.get(key) == Some(value)) {
-            Some(i) => {
-                let existing = std::mem::take(&mut merged[i]);
-                let result = match existing {
-                    Value::Object(existing) => merge_map(existing, item.clone(), items)?.map(Value::Object),
-                    _ => fresh(Value::Object(item.clone()), items)?,
-                };
-                match result {
-                    Some(v) => merged[i] = v,
-                    None => {
-                        merged.remove(i);
-                    }
-                }
-            }
-            None => merged.extend(fresh(Value::Object(item.clone()), items)?),
+    let mut merged: Vec<Option<Value>> = current.iter().cloned().map(Some).collect();
+    // Item positions by merge key value, first occurrence wins.
+    let mut by_key: HashMap<String, usize> = HashMap::with_capacity(merged.len() + patch_items.len());
+    for (i, item) in current.iter().enumerate() {
+        if let Some(value) = item.get(key) {
+            by_key.entry(canonical_json(value)).or_insert(i);
         }
     }
+    for item in &patch_items {
+        let value = item.get(key).ok_or_else(|| no_merge_key(item, key))?;
+        match by_key.get(&canonical_json(value)).copied() {
+            Some(i) => {
+                merged[i] = match merged[i].take() {
+                    Some(Value::Object(existing)) => merge_map(existing, item.clone(), items)?.map(Value::Object),
+                    _ => fresh(Value::Object(item.clone()), items)?,
+                };
+            }
+            None => {
+                by_key.insert(canonical_json(value), merged.len());
+                merged.push(fresh(Value::Object(item.clone()), items)?);
+            }
+        }
+    }
+    let merged: Vec<Value> = merged.into_iter().flatten().collect();
     let patch_order: Vec<Value> = patch_items.into_iter().map(Value::Object).collect();
     Ok(normalize_order(merged, &patch_order, &current, |v| v.get(key).cloned()))
 }
