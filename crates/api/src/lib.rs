@@ -2,11 +2,15 @@
 //! strategies (defaulting, validation, printing, field selectors), patching,
 //! OpenAPI documents, and the protobuf wire format.
 
+pub mod crd;
 pub mod error;
 pub mod kinds;
 pub mod meta;
 pub mod openapi;
+pub mod patch;
 pub mod resource;
+pub mod schema;
+pub mod selector;
 pub mod strategy;
 pub mod table;
 pub mod validation;
@@ -14,6 +18,3 @@ pub mod validation;
 pub use error::{ApiError, ApiResult, Reason};
 pub use resource::{GroupVersionKind, ResourceDef};
 pub use strategy::{Context, Strategy};
-pub mod schema;
-pub mod selector;
-pub mod crd;
