@@ -5,6 +5,7 @@
 pub mod error;
 pub mod kinds;
 pub mod meta;
+pub mod protobuf;
 pub mod resource;
 pub mod strategy;
 pub mod table;
