@@ -9,16 +9,31 @@
 //!
 //! The sources are found through `cargo metadata`, so the table always matches
 //! the k8s-openapi version in Cargo.lock.
+//!
+//! It also derives the protobuf message table from k8s-pb's prost-generated
+//! sources (see `build/k8s_pb.rs`): prost keeps field tags and wire kinds only
+//! in `#[prost(..)]` attributes, and k8s-pb ships no descriptors.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+#[path = "build/k8s_pb.rs"]
+mod k8s_pb;
 
 const K8S_VERSION_DIR: &str = "v1_33";
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=build/k8s_pb.rs");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
-    let src = k8s_openapi_src().join(K8S_VERSION_DIR);
+    let metadata = cargo_metadata();
+    list_types(&out, &package_src(&metadata, "k8s-openapi"));
+    k8s_pb::write_messages(&out, &package_src(&metadata, "k8s-pb"));
+}
+
+/// Writes `list_types.json` from the k8s-openapi sources.
+fn list_types(out: &Path, k8s_openapi_src: &Path) {
+    let src = k8s_openapi_src.join(K8S_VERSION_DIR);
     let mut table: BTreeMap<String, BTreeMap<String, serde_json::Value>> = BTreeMap::new();
     let mut files = Vec::new();
     collect_rs_files(&src, &mut files);
@@ -35,8 +50,8 @@ fn main() {
     std::fs::write(out.join("list_types.json"), serde_json::to_string(&table).expect("json")).expect("write table");
 }
 
-/// The `src` directory of the k8s-openapi package this crate is built against.
-fn k8s_openapi_src() -> PathBuf {
+/// `cargo metadata` of this package (offline first).
+fn cargo_metadata() -> serde_json::Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     // Offline first; a fresh cache may still lack manifests of packages this
@@ -55,9 +70,13 @@ fn k8s_openapi_src() -> PathBuf {
         output = run(false);
     }
     assert!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
-    let meta: serde_json::Value = serde_json::from_slice(&output.stdout).expect("cargo metadata json");
+    serde_json::from_slice(&output.stdout).expect("cargo metadata json")
+}
+
+/// The `src` directory of a dependency this crate is built against.
+fn package_src(meta: &serde_json::Value, name: &str) -> PathBuf {
     let packages = meta["packages"].as_array().expect("packages");
-    let pkg = packages.iter().find(|p| p["name"] == "k8s-openapi").expect("k8s-openapi in cargo metadata");
+    let pkg = packages.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name} in cargo metadata"));
     let manifest_path = PathBuf::from(pkg["manifest_path"].as_str().expect("manifest_path"));
     manifest_path.parent().expect("package dir").join("src")
 }
