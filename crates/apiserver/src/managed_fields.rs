@@ -2,7 +2,7 @@
 //! server-side apply: the manager of a create, update or patch owns what it changed.
 
 use k3rs_api::meta;
-use k3rs_api::patch::managed_fields::{Operation, update_managed_fields};
+use k3rs_api::patch::{FieldManager, update_managed_fields};
 use serde_json::Value;
 
 use crate::patching::is_apply;
@@ -10,16 +10,19 @@ use crate::rest::ResourceRequest;
 
 fn track(r: &ResourceRequest, old: Option<&Value>, new: &mut Value) {
     let Some(schema) = crate::crd::schema_node(&r.registry, &r.storage) else { return };
-    update_managed_fields(
-        old,
-        new,
-        &r.field_manager(),
-        Operation::Update,
-        r.info.subresource.as_deref(),
-        &r.def.api_version(),
-        &meta::format_time(jiff::Timestamp::now()),
-        schema,
-    );
+    let manager = r.field_manager();
+    let now = meta::format_time(jiff::Timestamp::now());
+    let api_version = r.def.api_version();
+    let writer = FieldManager {
+        name: &manager,
+        api_version: &api_version,
+        subresource: r.info.subresource.as_deref(),
+        time: &now,
+    };
+    // Upstream keeps the write when field tracking fails, without managedFields.
+    if let Err(e) = update_managed_fields(old, new, &writer, schema) {
+        tracing::warn!(resource = %r.def.qualified_plural(), error = %e, "managed fields not tracked");
+    }
 }
 
 /// On create: the creator owns every field it set (server-side apply has done its own).

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use axum::response::Response;
+use k3rs_api::patch::{FieldManager, PatchType, server_side_apply};
 use k3rs_api::validation::unknown_fields;
 use k3rs_api::{ApiError, Reason, meta};
 use serde_json::Value;
@@ -13,14 +14,6 @@ use crate::objects;
 use crate::rest::ResourceRequest;
 use crate::rest::write::{check_type, create_object, request_to_storage, write_with_retries};
 use crate::rest::{FieldValidation, read::load};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchType {
-    Json,
-    Merge,
-    Strategic,
-    Apply,
-}
 
 const ACCEPTED: &str = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
 
@@ -74,43 +67,23 @@ fn parse_patch_body(r: &ResourceRequest, ty: PatchType) -> Result<Value, ApiErro
 
 /// Applies the patch to the object as the client sees it (request version).
 fn apply_patch(r: &ResourceRequest, ty: PatchType, current: &Value, patch: &Value, force: bool) -> Result<Value, ApiError> {
-    let bad = |e: String| ApiError::new(Reason::Invalid, e);
-    let schema = crate::crd::schema_node(&r.registry, &r.def);
+    let schema = crate::crd::schema_node(&r.registry, &r.def)
+        .ok_or_else(|| ApiError::internal(format!("no schema for {}", r.def.qualified_plural())))?;
     match ty {
-        PatchType::Json => k3rs_api::patch::json_patch::apply(current, patch).map_err(|e| bad(e.to_string())),
-        PatchType::Merge => k3rs_api::patch::merge_patch::apply(current, patch).map_err(|e| bad(e.to_string())),
-        PatchType::Strategic => {
-            let schema = schema.ok_or_else(|| ApiError::internal("no schema for strategic merge patch"))?;
-            k3rs_api::patch::strategic::apply(current, patch, schema).map_err(|e| bad(e.to_string()))
-        }
         PatchType::Apply => {
-            let schema = schema.ok_or_else(|| ApiError::internal("no schema for server-side apply"))?;
-            k3rs_api::patch::apply::server_side_apply(
-                Some(current),
-                patch,
-                &r.field_manager(),
-                force,
-                &r.def.api_version(),
-                &meta::format_time(jiff::Timestamp::now()),
-                schema,
-            )
-            .map_err(|c| conflict_error(r, &c))
+            let manager = r.field_manager();
+            let now = meta::format_time(jiff::Timestamp::now());
+            let api_version = r.def.api_version();
+            let writer = FieldManager {
+                name: &manager,
+                api_version: &api_version,
+                subresource: r.info.subresource.as_deref(),
+                time: &now,
+            };
+            server_side_apply(Some(current), patch, &writer, force, schema).map_err(ApiError::from)
         }
+        other => k3rs_api::patch::apply_patch(other, current, patch, schema).map_err(ApiError::from),
     }
-}
-
-fn conflict_error(r: &ResourceRequest, c: &k3rs_api::patch::apply::ApplyConflict) -> ApiError {
-    let mut err = ApiError::new(Reason::Conflict, c.message()).with_details(&r.def.group, &r.def.plural, r.name());
-    err.causes = c
-        .causes()
-        .into_iter()
-        .map(|(field, message)| k3rs_api::error::Cause {
-            reason: "FieldManagerConflict".into(),
-            message,
-            field: Some(field),
-        })
-        .collect();
-    err
 }
 
 /// Strict/Warn handling of fields the patched object has but its schema lacks.
@@ -203,16 +176,11 @@ async fn apply_creates(r: &ResourceRequest, applied: Value, force: bool, dry_run
     let warnings = check_fields(r, &applied)?;
     let schema = crate::crd::schema_node(&r.registry, &r.def)
         .ok_or_else(|| ApiError::internal("no schema for server-side apply"))?;
-    let merged = k3rs_api::patch::apply::server_side_apply(
-        None,
-        &applied,
-        &r.field_manager(),
-        force,
-        &r.def.api_version(),
-        &meta::format_time(jiff::Timestamp::now()),
-        schema,
-    )
-    .map_err(|c| conflict_error(r, &c))?;
+    let manager = r.field_manager();
+    let now = meta::format_time(jiff::Timestamp::now());
+    let api_version = r.def.api_version();
+    let writer = FieldManager { name: &manager, api_version: &api_version, subresource: None, time: &now };
+    let merged = server_side_apply(None, &applied, &writer, force, schema).map_err(ApiError::from)?;
     let obj = request_to_storage(r, merged)?;
     create_object(r, obj, dry_run, &warnings).await
 }

@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
-pub fn encode(_value: &Value) -> Result<Vec<u8>, String> {
-    Err("protobuf responses are not available yet".to_string())
+/// The object in Kubernetes' protobuf envelope; kinds without a protobuf form
+/// (tables, custom resources) are an error the caller answers differently.
+pub fn encode(value: &Value) -> Result<Vec<u8>, String> {
+    k3rs_api::protobuf::encode_object(value).map_err(|e| e.to_string())
 }

@@ -154,7 +154,7 @@ pub async fn patch(r: &ResourceRequest) -> Result<Response, ApiError> {
             ));
         }
     }
-    .map_err(|e| ApiError::new(Reason::Invalid, e.to_string()))?;
+    .map_err(ApiError::from)?;
     let replicas = replicas_of(r, &patched)?;
     write_replicas(r, replicas, None).await
 }
