@@ -29,7 +29,10 @@ fn parse_port_range(s: &str) -> anyhow::Result<std::ops::RangeInclusive<u16>> {
 
 fn parse_mode(mode: &Option<String>) -> anyhow::Result<Option<u32>> {
     mode.as_deref()
-        .map(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8).with_context(|| format!("--write-kubeconfig-mode {m:?} is not an octal mode")))
+        .map(|m| {
+            u32::from_str_radix(m.trim_start_matches("0o"), 8)
+                .with_context(|| format!("--write-kubeconfig-mode {m:?} is not an octal mode"))
+        })
         .transpose()
 }
 
@@ -39,7 +42,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let node_port_range = parse_port_range(&args.service_node_port_range)?;
     let kubeconfig_mode = parse_mode(&args.write_kubeconfig_mode)?;
     let node_ip = args.node_ip.unwrap_or_else(netinfo::primary_ip);
-    let advertise = args.advertise_address.unwrap_or(if args.bind_address.is_unspecified() { node_ip } else { args.bind_address });
+    let advertise =
+        args.advertise_address.unwrap_or(if args.bind_address.is_unspecified() { node_ip } else { args.bind_address });
 
     let server_dir = args.data_dir.join("server");
     let tls_dir = server_dir.join("tls");
@@ -58,9 +62,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .context("loading or creating the cluster certificates")?;
     let tls = Arc::new(pki.server_tls_config().context("building the TLS configuration")?);
 
-    let store = Store::open_sqlite(db_dir.join("state.db"), StoreOptions::default())
-        .await
-        .context("opening the datastore")?;
+    let store =
+        Store::open_sqlite(db_dir.join("state.db"), StoreOptions::default()).await.context("opening the datastore")?;
     let listen = SocketAddr::new(args.bind_address, args.https_listen_port);
     let server = ApiServer::start(
         store,
@@ -84,7 +87,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let url = format!("https://{}", SocketAddr::new(url_host, server.local_addr.port()));
     write_kubeconfig(&pki, &args.write_kubeconfig, kubeconfig_mode, &url)?;
     if !args.disable_agent {
-        warn!("the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)");
+        warn!(
+            "the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)"
+        );
     }
     info!(%url, kubeconfig = %args.write_kubeconfig.display(), "k3rs server is ready");
 

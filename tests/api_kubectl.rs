@@ -44,7 +44,18 @@ fn version_discovery_and_api_resources() {
     let line = out.lines().find(|l| l.starts_with("deployments ")).expect("deployments listed");
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(cols, vec!["deployments", "deploy", "apps/v1", "true", "Deployment"]);
-    for res in ["pods", "services", "configmaps", "customresourcedefinitions", "horizontalpodautoscalers", "leases", "endpointslices", "poddisruptionbudgets", "storageclasses", "clusterroles"] {
+    for res in [
+        "pods",
+        "services",
+        "configmaps",
+        "customresourcedefinitions",
+        "horizontalpodautoscalers",
+        "leases",
+        "endpointslices",
+        "poddisruptionbudgets",
+        "storageclasses",
+        "clusterroles",
+    ] {
         assert!(out.lines().any(|l| l.starts_with(&format!("{res} "))), "{res} missing from api-resources:\n{out}");
     }
     let ns = s.ok(&["get", "namespaces", "-o", "name"]);
@@ -111,14 +122,20 @@ spec:
     let f2 = s.manifest("ssa2.yaml", &deploy.replace("replicas: 2", "replicas: 4"));
     let err = s.fails(&["apply", "--server-side", "-f", path_str(&f2)]);
     assert!(err.contains("conflict") && err.contains(".spec.replicas"), "{err}");
-    assert_eq!(s.ok(&["apply", "--server-side", "--force-conflicts", "-f", path_str(&f2)]).trim(), "deployment.apps/ssa serverside-applied");
+    assert_eq!(
+        s.ok(&["apply", "--server-side", "--force-conflicts", "-f", path_str(&f2)]).trim(),
+        "deployment.apps/ssa serverside-applied"
+    );
     assert_eq!(s.get_json(&["deployment", "ssa"])["spec"]["replicas"], 4);
 }
 
 #[test]
 fn typed_creates_send_protobuf() {
     let s = TestServer::start();
-    assert_eq!(s.ok(&["create", "deployment", "web", "--image=nginx:1.27", "--replicas=2"]).trim(), "deployment.apps/web created");
+    assert_eq!(
+        s.ok(&["create", "deployment", "web", "--image=nginx:1.27", "--replicas=2"]).trim(),
+        "deployment.apps/web created"
+    );
     let d = s.get_json(&["deployment", "web"]);
     assert_eq!(d["spec"]["replicas"], 2);
     assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.27");
@@ -132,7 +149,10 @@ fn typed_creates_send_protobuf() {
     let ip = svc["spec"]["clusterIP"].as_str().unwrap();
     assert!(ip.starts_with("10.43.") && ip != "10.43.0.1", "{ip}");
 
-    assert_eq!(s.ok(&["create", "ingress", "web", "--rule=/=web:5000"]).trim(), "ingress.networking.k8s.io/web created");
+    assert_eq!(
+        s.ok(&["create", "ingress", "web", "--rule=/=web:5000"]).trim(),
+        "ingress.networking.k8s.io/web created"
+    );
     let ing = s.get_json(&["ingress", "web"]);
     assert_eq!(ing["spec"]["rules"][0]["http"]["paths"][0]["pathType"], "Exact");
     assert_eq!(ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"], 5000);
@@ -196,7 +216,9 @@ fn get_output_formats_and_selectors() {
     assert!(s.ok(&["get", "pods", "-l", "test in (other)", "-o", "name"]).trim().is_empty());
     assert!(s.ok(&["get", "pods", "--field-selector=status.phase==Pending", "-o", "name"]).contains("liveness-http"));
     assert!(s.ok(&["get", "pods", "--field-selector=status.phase==Running", "-o", "name"]).trim().is_empty());
-    assert!(s.ok(&["get", "pods", "--field-selector=metadata.name=liveness-http", "-o", "name"]).contains("liveness-http"));
+    assert!(
+        s.ok(&["get", "pods", "--field-selector=metadata.name=liveness-http", "-o", "name"]).contains("liveness-http")
+    );
     let err = s.fails(&["get", "pods", "--field-selector=spec.bogus=x"]);
     assert!(err.contains("field label not supported: spec.bogus"), "{err}");
 
@@ -237,7 +259,11 @@ fn describe_explain_patch_scale_label_replace_delete() {
     s.ok(&["apply", "-f", path_str(&f)]);
     let d = s.ok(&["describe", "pod", "liveness-http"]);
     assert!(d.contains("Name:") && d.contains("liveness-http"), "{d}");
-    assert!(d.contains("Liveness:") && d.contains("http-get http://:8080/healthz delay=3s timeout=1s period=3s #success=1 #failure=3"), "{d}");
+    assert!(
+        d.contains("Liveness:")
+            && d.contains("http-get http://:8080/healthz delay=3s timeout=1s period=3s #success=1 #failure=3"),
+        "{d}"
+    );
 
     let e = s.ok(&["explain", "pods.spec.containers.livenessProbe"]);
     assert!(e.contains("FIELD: livenessProbe <Probe>"), "{e}");
@@ -245,7 +271,13 @@ fn describe_explain_patch_scale_label_replace_delete() {
 
     s.ok(&["create", "deployment", "web", "--image=nginx:1.27"]);
     // Strategic merge patch: merges the container list by name.
-    s.ok(&["patch", "deployment", "web", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.28"}]}}}}"#]);
+    s.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.28"}]}}}}"#,
+    ]);
     let dep = s.get_json(&["deployment", "web"]);
     assert_eq!(dep["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(), 1);
     assert_eq!(dep["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.28");
@@ -254,9 +286,23 @@ fn describe_explain_patch_scale_label_replace_delete() {
     s.ok(&["patch", "deployment", "web", "--type=merge", "-p", r#"{"metadata":{"labels":{"tier":"front"}}}"#]);
     assert_eq!(s.get_json(&["deployment", "web"])["metadata"]["labels"]["tier"], "front");
     // JSON patch.
-    s.ok(&["patch", "deployment", "web", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/replicas","value":3}]"#]);
+    s.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":3}]"#,
+    ]);
     assert_eq!(s.get_json(&["deployment", "web"])["spec"]["replicas"], 3);
-    let err = s.fails(&["patch", "deployment", "web", "--type=json", "-p", r#"[{"op":"test","path":"/spec/replicas","value":9}]"#]);
+    let err = s.fails(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"test","path":"/spec/replicas","value":9}]"#,
+    ]);
     assert!(!err.is_empty());
 
     assert_eq!(s.ok(&["scale", "deployment", "web", "--replicas=10"]).trim(), "deployment.apps/web scaled");
@@ -363,7 +409,15 @@ fn custom_resources() {
     s.ok(&["scale", "crontab", "my-cron", "--replicas=3"]);
     assert_eq!(s.get_json(&["crontab", "my-cron"])["spec"]["replicas"], 3);
     // Status only changes through the status subresource.
-    s.ok(&["patch", "crontab", "my-cron", "--type=merge", "--subresource=status", "-p", r#"{"status":{"replicas":3}}"#]);
+    s.ok(&[
+        "patch",
+        "crontab",
+        "my-cron",
+        "--type=merge",
+        "--subresource=status",
+        "-p",
+        r#"{"status":{"replicas":3}}"#,
+    ]);
     s.ok(&["patch", "crontab", "my-cron", "--type=merge", "-p", r#"{"status":{"replicas":9}}"#]);
     assert_eq!(s.get_json(&["crontab", "my-cron"])["status"]["replicas"], 3);
     let err = s.fails(&["patch", "crontab", "my-cron", "--type=merge", "-p", r#"{"spec":{"replicas":-1}}"#]);
@@ -371,11 +425,19 @@ fn custom_resources() {
     let e = s.ok(&["explain", "crontab.spec"]);
     assert!(e.contains("cronSpec"), "{e}");
     // Cluster-scoped custom resources work the same way.
-    let cluster_crd = CRD.replace("crontabs", "globaltabs").replace("crontab", "globaltab").replace("CronTab", "GlobalTab").replace("scope: Namespaced", "scope: Cluster").replace("shortNames: [ct]", "shortNames: [gt]");
+    let cluster_crd = CRD
+        .replace("crontabs", "globaltabs")
+        .replace("crontab", "globaltab")
+        .replace("CronTab", "GlobalTab")
+        .replace("scope: Namespaced", "scope: Cluster")
+        .replace("shortNames: [ct]", "shortNames: [gt]");
     let f = s.manifest("gcrd.yaml", &cluster_crd);
     s.ok(&["apply", "-f", path_str(&f)]);
     s.ok(&["wait", "--for", "condition=established", "crd/globaltabs.stable.example.com", "--timeout=30s"]);
-    let g = s.manifest("g.yaml", "apiVersion: stable.example.com/v1\nkind: GlobalTab\nmetadata:\n  name: g1\nspec:\n  replicas: 2\n");
+    let g = s.manifest(
+        "g.yaml",
+        "apiVersion: stable.example.com/v1\nkind: GlobalTab\nmetadata:\n  name: g1\nspec:\n  replicas: 2\n",
+    );
     s.ok(&["apply", "-f", path_str(&g)]);
     assert_eq!(s.get_json(&["globaltab", "g1"])["metadata"].get("namespace"), None);
     // Deleting the CRD removes its objects.
@@ -388,8 +450,16 @@ fn bad_input_gets_clear_errors_and_stores_nothing() {
     let s = TestServer::start();
     let cases: &[(&str, &str, &str)] = &[
         ("broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n", "error"),
-        ("unknown.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unk\ndata:\n  a: b\nbogus: 1\n", "unknown field \"bogus\""),
-        ("badname.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n", "metadata.name: Invalid value: \"Bad_Name\""),
+        (
+            "unknown.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unk\ndata:\n  a: b\nbogus: 1\n",
+            "unknown field \"bogus\"",
+        ),
+        (
+            "badname.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n",
+            "metadata.name: Invalid value: \"Bad_Name\"",
+        ),
         ("noname.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", "name"),
     ];
     for (file, content, expect) in cases {
@@ -408,7 +478,10 @@ fn bad_input_gets_clear_errors_and_stores_nothing() {
     let err = s.fails(&["create", "-f", path_str(&s.manifest("inv.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: inv\nspec:\n  replicas: -1\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: c}}\n    spec: {containers: [{name: c, image: i}]}\n"))]);
     assert!(err.contains("is invalid"), "{err}");
     // Oversized body: over 3 MiB.
-    let big = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: \"{}\"\n", "x".repeat(3 * 1024 * 1024 + 10));
+    let big = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: \"{}\"\n",
+        "x".repeat(3 * 1024 * 1024 + 10)
+    );
     let f = s.manifest("big.yaml", &big);
     let err = s.fails(&["create", "-f", path_str(&f)]);
     assert!(err.contains("too large") || err.contains("Too large") || err.contains("413"), "{err}");
@@ -451,7 +524,9 @@ fn no_acknowledged_write_is_lost_on_sigkill() {
     let mut s = TestServer::start();
     let mut doc = String::new();
     for i in 0..400 {
-        doc.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  i: \"{i}\"\n"));
+        doc.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  i: \"{i}\"\n"
+        ));
     }
     let f = s.manifest("many.yaml", &doc);
     let child = s

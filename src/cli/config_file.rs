@@ -15,7 +15,8 @@ pub const DEFAULT_CONFIG: &str = "/etc/rancher/k3rs/config.yaml";
 /// The arguments with the configuration file's settings inserted after the subcommand.
 pub fn args_with_config(args: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
     let Some(sub_index) = args.iter().position(|a| a == "server" || a == "agent") else { return Ok(args) };
-    let explicit = config_path_from_args(&args[sub_index + 1..]).or_else(|| std::env::var_os("K3RS_CONFIG_FILE").map(PathBuf::from));
+    let explicit = config_path_from_args(&args[sub_index + 1..])
+        .or_else(|| std::env::var_os("K3RS_CONFIG_FILE").map(PathBuf::from));
     let path = explicit.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
     let mut files = Vec::new();
     if path.exists() {
@@ -118,8 +119,15 @@ mod tests {
 
     #[test]
     fn yaml_keys_become_flags() {
-        let args = config_args("https-listen-port: 7443\ntls-san:\n  - a.example\n  - 10.0.0.1\ndisable-agent: true\ndebug: false\n", &[]).unwrap();
-        assert_eq!(args, vec!["--disable-agent", "--https-listen-port=7443", "--tls-san=a.example", "--tls-san=10.0.0.1"]);
+        let args = config_args(
+            "https-listen-port: 7443\ntls-san:\n  - a.example\n  - 10.0.0.1\ndisable-agent: true\ndebug: false\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            args,
+            vec!["--disable-agent", "--https-listen-port=7443", "--tls-san=a.example", "--tls-san=10.0.0.1"]
+        );
     }
 
     #[test]

@@ -27,7 +27,12 @@ impl TestServer {
 
     pub fn start_with(extra: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut server = TestServer { child: None, dir, port: free_port(), extra_args: extra.iter().map(|s| s.to_string()).collect() };
+        let mut server = TestServer {
+            child: None,
+            dir,
+            port: free_port(),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        };
         server.spawn();
         server
     }

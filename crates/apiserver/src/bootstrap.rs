@@ -13,7 +13,13 @@ pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"
 
 /// Stores `obj` under `key` unless something is there already; applies the kind's
 /// defaults and the server-set metadata first.
-pub async fn ensure(state: &AppState, group: &str, resource: &str, key: &str, mut obj: Value) -> Result<bool, ApiError> {
+pub async fn ensure(
+    state: &AppState,
+    group: &str,
+    resource: &str,
+    key: &str,
+    mut obj: Value,
+) -> Result<bool, ApiError> {
     if state.store.get(key).await.map_err(objects::generic_store_error)?.is_some() {
         return Ok(false);
     }
@@ -47,15 +53,24 @@ pub async fn run(state: &AppState) -> Result<(), ApiError> {
     }
     kubernetes_service(state).await?;
     for (name, value, description) in [
-        ("system-cluster-critical", 2_000_000_000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),
-        ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+        (
+            "system-cluster-critical",
+            2_000_000_000,
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        ),
+        (
+            "system-node-critical",
+            2_000_001_000,
+            "Used for system critical pods that must not be moved from their current node.",
+        ),
     ] {
         let obj = json!({
             "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
             "metadata": {"name": name}, "value": value, "globalDefault": false,
             "description": description, "preemptionPolicy": "PreemptLowerPriority",
         });
-        ensure(state, "scheduling.k8s.io", "priorityclasses", &format!("/registry/priorityclasses/{name}"), obj).await?;
+        ensure(state, "scheduling.k8s.io", "priorityclasses", &format!("/registry/priorityclasses/{name}"), obj)
+            .await?;
     }
     Ok(())
 }

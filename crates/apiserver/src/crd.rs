@@ -57,11 +57,8 @@ fn accepted(mut crd: Value) -> Value {
     let now = meta::format_time(jiff::Timestamp::now());
     let names = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
     let storage = k3rs_api::crd::storage_version(&crd);
-    let mut stored: Vec<Value> = crd
-        .pointer("/status/storedVersions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let mut stored: Vec<Value> =
+        crd.pointer("/status/storedVersions").and_then(Value::as_array).cloned().unwrap_or_default();
     if let Some(s) = storage
         && !stored.contains(&json!(s))
     {

@@ -52,10 +52,8 @@ pub fn core_versions(server_address: &str) -> Value {
 }
 
 fn api_group(group: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> = versions
-        .iter()
-        .map(|v| json!({"groupVersion": group_version(group, v), "version": v}))
-        .collect();
+    let vs: Vec<Value> =
+        versions.iter().map(|v| json!({"groupVersion": group_version(group, v), "version": v})).collect();
     json!({
         "name": group,
         "versions": vs,
@@ -65,12 +63,8 @@ fn api_group(group: &str, versions: &[String]) -> Value {
 
 /// `/apis` (legacy form).
 pub fn group_list(registry: &Registry) -> Value {
-    let groups: Vec<Value> = registry
-        .groups()
-        .iter()
-        .filter(|g| !g.group.is_empty())
-        .map(|g| api_group(&g.group, &g.versions))
-        .collect();
+    let groups: Vec<Value> =
+        registry.groups().iter().filter(|g| !g.group.is_empty()).map(|g| api_group(&g.group, &g.versions)).collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -165,7 +159,8 @@ fn aggregated_group(registry: &Registry, group: &str, versions: &[String]) -> Va
     let versions: Vec<Value> = versions
         .iter()
         .map(|v| {
-            let resources: Vec<Value> = registry.resources_of(group, v).iter().map(|d| aggregated_resource(d)).collect();
+            let resources: Vec<Value> =
+                registry.resources_of(group, v).iter().map(|d| aggregated_resource(d)).collect();
             json!({"version": v, "resources": resources, "freshness": "Current"})
         })
         .collect();

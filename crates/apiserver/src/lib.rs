@@ -136,5 +136,8 @@ async fn serve(state: Arc<AppState>, req: Request) -> Response {
 }
 
 fn not_found() -> Response {
-    http::response::error(&ApiError::new(k3rs_api::Reason::NotFound, "the server could not find the requested resource"))
+    http::response::error(&ApiError::new(
+        k3rs_api::Reason::NotFound,
+        "the server could not find the requested resource",
+    ))
 }

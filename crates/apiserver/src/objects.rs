@@ -67,9 +67,9 @@ pub fn store_error(def: &ResourceDef, name: &str, err: StoreError) -> ApiError {
 /// Store failures that do not concern one object.
 pub fn generic_store_error(err: StoreError) -> ApiError {
     match err {
-        StoreError::Compacted { compacted, requested } => ApiError::expired(format!(
-            "too old resource version: {requested} ({compacted})"
-        )),
+        StoreError::Compacted { compacted, requested } => {
+            ApiError::expired(format!("too old resource version: {requested} ({compacted})"))
+        }
         StoreError::FutureRevision { requested, current } => {
             let mut e = ApiError::new(
                 k3rs_api::Reason::Timeout,

@@ -88,14 +88,22 @@ pub fn root(cache: &DocumentCache, registry: &Registry) -> Response {
         .unwrap_or_default()
 }
 
-pub fn document(cache: &DocumentCache, registry: &Registry, path: &str, query: Option<&str>, headers: &HeaderMap) -> Response {
+pub fn document(
+    cache: &DocumentCache,
+    registry: &Registry,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
     let docs = cache.get_or_build(registry);
     let Some(doc) = docs.get(path) else {
-        return response::error(&ApiError::new(k3rs_api::Reason::NotFound, format!("no OpenAPI document for {path:?}")));
+        return response::error(&ApiError::new(
+            k3rs_api::Reason::NotFound,
+            format!("no OpenAPI document for {path:?}"),
+        ));
     };
-    let asked_hash = query.and_then(|q| {
-        form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "hash").map(|(_, v)| v.into_owned())
-    });
+    let asked_hash = query
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "hash").map(|(_, v)| v.into_owned()));
     let etag = format!("\"{}\"", doc.hash);
     if let Some(h) = &asked_hash
         && h != &doc.hash
@@ -108,7 +116,11 @@ pub fn document(cache: &DocumentCache, registry: &Registry, path: &str, query: O
             .unwrap_or_default();
     }
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
-        return Response::builder().status(StatusCode::NOT_MODIFIED).header(header::ETAG, etag).body(Body::empty()).unwrap_or_default();
+        return Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .header(header::ETAG, etag)
+            .body(Body::empty())
+            .unwrap_or_default();
     }
     let mut builder = Response::builder()
         .status(StatusCode::OK)

@@ -34,9 +34,7 @@ pub fn patch_type(r: &ResourceRequest) -> Result<PatchType, ApiError> {
             };
             Err(ApiError::new(
                 Reason::UnsupportedMediaType,
-                format!(
-                    "the body of the request was in an unknown format - accepted media types include: {accepted}"
-                ),
+                format!("the body of the request was in an unknown format - accepted media types include: {accepted}"),
             ))
         }
     }
@@ -66,7 +64,13 @@ fn parse_patch_body(r: &ResourceRequest, ty: PatchType) -> Result<Value, ApiErro
 }
 
 /// Applies the patch to the object as the client sees it (request version).
-fn apply_patch(r: &ResourceRequest, ty: PatchType, current: &Value, patch: &Value, force: bool) -> Result<Value, ApiError> {
+fn apply_patch(
+    r: &ResourceRequest,
+    ty: PatchType,
+    current: &Value,
+    patch: &Value,
+    force: bool,
+) -> Result<Value, ApiError> {
     let schema = crate::crd::schema_node(&r.registry, &r.def)
         .ok_or_else(|| ApiError::internal(format!("no schema for {}", r.def.qualified_plural())))?;
     match ty {

@@ -27,10 +27,8 @@ pub struct GroupVersions {
 impl Registry {
     pub fn new(defs: Vec<ResourceDef>, catalog: Arc<Catalog>, crds: BTreeMap<String, Value>) -> Self {
         let defs: Vec<Arc<ResourceDef>> = defs.into_iter().map(Arc::new).collect();
-        let by_path = defs
-            .iter()
-            .map(|d| ((d.group.clone(), d.version.clone(), d.plural.clone()), d.clone()))
-            .collect();
+        let by_path =
+            defs.iter().map(|d| ((d.group.clone(), d.version.clone(), d.plural.clone()), d.clone())).collect();
         Registry { defs, by_path, catalog, crds }
     }
 
@@ -78,9 +76,7 @@ impl Registry {
                     let pos = entry
                         .versions
                         .iter()
-                        .position(|v| {
-                            !self.defs.iter().any(|o| o.group == d.group && &o.version == v && o.preferred)
-                        })
+                        .position(|v| !self.defs.iter().any(|o| o.group == d.group && &o.version == v && o.preferred))
                         .unwrap_or(entry.versions.len());
                     entry.versions.insert(pos, d.version.clone());
                 } else {

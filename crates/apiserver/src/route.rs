@@ -176,7 +176,10 @@ mod tests {
         let i = info(Method::GET, "/api/v1/namespaces/kube-system", None);
         assert_eq!((i.resource.as_str(), i.name.as_deref(), i.namespace), ("namespaces", Some("kube-system"), None));
         let i = info(Method::PUT, "/api/v1/namespaces/x/finalize", None);
-        assert_eq!((i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref()), ("namespaces", Some("x"), Some("finalize")));
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref()),
+            ("namespaces", Some("x"), Some("finalize"))
+        );
         let i = info(Method::DELETE, "/api/v1/namespaces/d/pods", None);
         assert_eq!(i.verb, Verb::DeleteCollection);
         let i = info(Method::GET, "/api/v1/watch/namespaces/d/pods/p", None);

@@ -127,7 +127,13 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     let client = client_for(&server).await?;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
 
-    println!("k3rs-bench api: {} ({} objects, {} clients x {})", binary.display(), args.objects, args.concurrency, args.per_client);
+    println!(
+        "k3rs-bench api: {} ({} objects, {} clients x {})",
+        binary.display(),
+        args.objects,
+        args.concurrency,
+        args.per_client
+    );
     println!("  start to first answer                {:>10.0} ms", startup.as_secs_f64() * 1000.0);
     if let Some(rss) = idle_rss {
         println!("  server RSS, idle                     {rss:>10.1} MiB");

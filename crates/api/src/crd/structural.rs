@@ -23,7 +23,10 @@ pub fn prune(value: &mut Value, schema: SchemaNode<'_>) {
                 for v in map.values_mut() {
                     prune(v, values);
                 }
-            } else if !schema.preserves_unknown_fields() && schema.ty() == Some("object") && !schema.is_embedded_resource() {
+            } else if !schema.preserves_unknown_fields()
+                && schema.ty() == Some("object")
+                && !schema.is_embedded_resource()
+            {
                 map.clear();
             }
         }
@@ -108,13 +111,21 @@ pub fn validate(value: &Value, schema: SchemaNode<'_>, path: &str, errs: &mut Ve
     }
     if schema.is_int_or_string() {
         if !matches!(type_name(value), "integer" | "string") {
-            errs.push(FieldError::type_invalid(path, value.clone(), format!("{path} in body must be of type integer or string: {:?}", type_name(value))));
+            errs.push(FieldError::type_invalid(
+                path,
+                value.clone(),
+                format!("{path} in body must be of type integer or string: {:?}", type_name(value)),
+            ));
         }
     } else if let Some(want) = schema.ty() {
         let got = type_name(value);
         let ok = got == want || (want == "number" && got == "integer");
         if !ok {
-            errs.push(FieldError::type_invalid(path, value.clone(), format!("{path} in body must be of type {want}: {got:?}")));
+            errs.push(FieldError::type_invalid(
+                path,
+                value.clone(),
+                format!("{path} in body must be of type {want}: {got:?}"),
+            ));
             return;
         }
     }
@@ -148,7 +159,11 @@ pub fn validate(value: &Value, schema: SchemaNode<'_>, path: &str, errs: &mut Ve
             if let Some(min) = s.get("minLength").and_then(Value::as_u64)
                 && len < min
             {
-                errs.push(FieldError::invalid(path, value.clone(), format!("{path} in body should be at least {min} chars long")));
+                errs.push(FieldError::invalid(
+                    path,
+                    value.clone(),
+                    format!("{path} in body should be at least {min} chars long"),
+                ));
             }
             if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
                 && len > max
@@ -170,7 +185,11 @@ pub fn validate(value: &Value, schema: SchemaNode<'_>, path: &str, errs: &mut Ve
             if let Some(min) = s.get("minItems").and_then(Value::as_u64)
                 && (items.len() as u64) < min
             {
-                errs.push(FieldError::invalid(path, value.clone(), format!("{path} in body should have at least {min} items")));
+                errs.push(FieldError::invalid(
+                    path,
+                    value.clone(),
+                    format!("{path} in body should have at least {min} items"),
+                ));
             }
             if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
                 && (items.len() as u64) > max
@@ -198,7 +217,11 @@ fn validate_object(map: &Map<String, Value>, schema: SchemaNode<'_>, path: &str,
     if let Some(min) = s.get("minProperties").and_then(Value::as_u64)
         && (map.len() as u64) < min
     {
-        errs.push(FieldError::invalid(path, Value::Object(map.clone()), format!("{path} in body should have at least {min} properties")));
+        errs.push(FieldError::invalid(
+            path,
+            Value::Object(map.clone()),
+            format!("{path} in body should have at least {min} properties"),
+        ));
     }
     if let Some(max) = s.get("maxProperties").and_then(Value::as_u64)
         && (map.len() as u64) > max

@@ -174,16 +174,17 @@ impl Allocators {
                 let value = &kv.key[prefix.len()..];
                 let Some(owner) = record_owner(&kv.value) else { continue };
                 let Some((ns, name)) = owner.split_once('/') else { continue };
-                let svc = store.get(&format!("/registry/services/{ns}/{name}")).await.map_err(objects::generic_store_error)?;
-                let held = svc
-                    .and_then(|s| serde_json::from_slice::<Value>(&s.value).ok())
-                    .is_some_and(|svc| {
-                        if prefix == IP_PREFIX {
-                            service_ips(&svc).iter().any(|ip| ip.to_string() == value)
-                        } else {
-                            service_node_ports(&svc).iter().any(|p| p.to_string() == value)
-                        }
-                    });
+                let svc = store
+                    .get(&format!("/registry/services/{ns}/{name}"))
+                    .await
+                    .map_err(objects::generic_store_error)?;
+                let held = svc.and_then(|s| serde_json::from_slice::<Value>(&s.value).ok()).is_some_and(|svc| {
+                    if prefix == IP_PREFIX {
+                        service_ips(&svc).iter().any(|ip| ip.to_string() == value)
+                    } else {
+                        service_node_ports(&svc).iter().any(|p| p.to_string() == value)
+                    }
+                });
                 if !held && store.delete(&kv.key, Some(kv.mod_revision)).await.is_ok() {
                     removed += 1;
                 }

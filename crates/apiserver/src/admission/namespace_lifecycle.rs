@@ -12,12 +12,7 @@ pub async fn check_create(r: &ResourceRequest, obj: &Value) -> Result<(), ApiErr
         return Ok(());
     }
     let ns = meta::namespace(obj);
-    let kv = r
-        .state
-        .store
-        .get(&format!("/registry/namespaces/{ns}"))
-        .await
-        .map_err(objects::generic_store_error)?;
+    let kv = r.state.store.get(&format!("/registry/namespaces/{ns}")).await.map_err(objects::generic_store_error)?;
     let Some(kv) = kv else {
         return Err(ApiError::not_found("namespaces", "", ns));
     };

@@ -41,7 +41,11 @@ fn port_error(r: &ResourceRequest, obj: &Value, index: usize, port: u16, e: Clai
     let range = &r.state.allocators.node_ports;
     let detail = match e {
         ClaimError::OutOfRange => {
-            format!("provided port is not in the valid range. The range of valid ports is {}-{}", range.start(), range.end())
+            format!(
+                "provided port is not in the valid range. The range of valid ports is {}-{}",
+                range.start(),
+                range.end()
+            )
         }
         ClaimError::Taken => "provided port is already allocated".to_string(),
         ClaimError::Exhausted => "failed to allocate a nodePort: range is full".to_string(),
@@ -92,10 +96,10 @@ async fn allocate(r: &ResourceRequest, svc: &mut Value, held: Option<&Value>, dr
     let node_ports = wants_node_ports(svc);
     if let Some(ports) = svc.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
         let mut used_here: Vec<u16> = Vec::new();
-        for i in 0..ports.len() {
-            let given = ports[i].get("nodePort").and_then(Value::as_u64).unwrap_or(0);
+        for (i, entry) in ports.iter_mut().enumerate() {
+            let given = entry.get("nodePort").and_then(Value::as_u64).unwrap_or(0);
             if !node_ports {
-                if let Some(p) = ports[i].as_object_mut() {
+                if let Some(p) = entry.as_object_mut() {
                     p.remove("nodePort");
                 }
                 continue;
@@ -106,12 +110,15 @@ async fn allocate(r: &ResourceRequest, svc: &mut Value, held: Option<&Value>, dr
                 let port = u16::try_from(given).unwrap_or(0);
                 // One node port may serve the same port number over several protocols.
                 if !held_ports.contains(&port) && !used_here.contains(&port) {
-                    alloc.claim_port(store, port, &who, dry_run).await.map_err(|e| port_error(r, &Value::Null, i, port, e))?;
+                    alloc
+                        .claim_port(store, port, &who, dry_run)
+                        .await
+                        .map_err(|e| port_error(r, &Value::Null, i, port, e))?;
                 }
                 port
             };
             used_here.push(port);
-            ports[i]["nodePort"] = json!(port);
+            entry["nodePort"] = json!(port);
         }
     }
     Ok(())
@@ -121,7 +128,12 @@ pub async fn allocate_on_create(r: &ResourceRequest, svc: &mut Value, dry_run: b
     allocate(r, svc, None, dry_run).await
 }
 
-pub async fn allocate_on_update(r: &ResourceRequest, new: &mut Value, old: &Value, dry_run: bool) -> Result<(), ApiError> {
+pub async fn allocate_on_update(
+    r: &ResourceRequest,
+    new: &mut Value,
+    old: &Value,
+    dry_run: bool,
+) -> Result<(), ApiError> {
     allocate(r, new, Some(old), dry_run).await
 }
 

@@ -102,8 +102,7 @@ mod tests {
 
     #[test]
     fn reports_duplicates_with_paths() {
-        let (v, dups) =
-            parse_with_duplicates(br#"{"spec":{"replicas":1,"replicas":2,"t":[{"a":1,"a":2}]}}"#).unwrap();
+        let (v, dups) = parse_with_duplicates(br#"{"spec":{"replicas":1,"replicas":2,"t":[{"a":1,"a":2}]}}"#).unwrap();
         assert_eq!(v["spec"]["replicas"], 2);
         assert_eq!(dups, vec!["spec.replicas", "spec.t[0].a"]);
         assert!(parse_with_duplicates(b"{\"a\":1} trailing").is_err());

@@ -29,7 +29,8 @@ pub struct Output {
 }
 
 impl Output {
-    pub const JSON: Output = Output { representation: Representation::Object, encoding: Encoding::Json, meta_version: "v1" };
+    pub const JSON: Output =
+        Output { representation: Representation::Object, encoding: Encoding::Json, meta_version: "v1" };
 }
 
 struct MediaRange<'a> {
@@ -80,7 +81,9 @@ pub fn choose_output(accept: Option<&str>) -> Result<Output, ApiError> {
     }
     Err(ApiError::new(
         k3rs_api::Reason::NotAcceptable,
-        format!("only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {accept:?})"),
+        format!(
+            "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {accept:?})"
+        ),
     ))
 }
 

@@ -13,11 +13,7 @@ pub const JSON: &str = "application/json";
 /// A JSON body with the given status.
 pub fn json(status: StatusCode, value: &Value) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_default();
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, JSON)
-        .body(Body::from(body))
-        .unwrap_or_default()
+    Response::builder().status(status).header(header::CONTENT_TYPE, JSON).body(Body::from(body)).unwrap_or_default()
 }
 
 /// A body in the negotiated encoding.
@@ -49,10 +45,10 @@ pub fn encoded(status: StatusCode, value: &Value, encoding: Encoding) -> Respons
 pub fn error(err: &ApiError) -> Response {
     let status = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = json(status, &err.to_status());
-    if let Some(secs) = err.retry_after_seconds {
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if let Some(secs) = err.retry_after_seconds
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
     resp
 }

@@ -43,10 +43,8 @@ fn delete_options(r: &ResourceRequest) -> Result<DeleteOptions, ApiError> {
         dry_run: r.query.dry_run()?,
         ..Default::default()
     };
-    if let Some(orphan) = r.query.get("orphanDependents") {
-        if orphan == "true" {
-            opts.propagation_policy.get_or_insert_with(|| "Orphan".into());
-        }
+    if r.query.get("orphanDependents") == Some("true") {
+        opts.propagation_policy.get_or_insert_with(|| "Orphan".into());
     }
     if !r.body.is_empty() {
         let format = body_format(r.header("content-type"))?;

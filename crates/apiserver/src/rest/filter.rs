@@ -15,8 +15,8 @@ impl Filter {
     pub fn from_request(r: &ResourceRequest) -> Result<Self, ApiError> {
         let labels = LabelSelector::parse(r.query.get("labelSelector").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("unable to parse labelSelector: {e}")))?;
-        let mut fields = FieldSelector::parse(r.query.get("fieldSelector").unwrap_or(""))
-            .map_err(|e| ApiError::bad_request(e))?;
+        let mut fields =
+            FieldSelector::parse(r.query.get("fieldSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
         // A watch of one named object is a watch with a name field selector.
         if let Some(name) = &r.info.name {
             fields.requirements.push(k3rs_api::selector::FieldRequirement {
@@ -43,6 +43,6 @@ impl Filter {
                 "metadata.namespace" => Some(meta::namespace(obj).to_string()),
                 other => def.strategy.field_label(obj, other),
             })
-            .map_err(|e| ApiError::bad_request(e))
+            .map_err(ApiError::bad_request)
     }
 }

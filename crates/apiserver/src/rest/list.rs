@@ -29,9 +29,8 @@ impl ContinueToken {
 
     pub fn decode(token: &str) -> Result<Self, ApiError> {
         let bad = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.trim_end_matches('='))
-            .map_err(|_| bad())?;
+        let bytes =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
         let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         Ok(ContinueToken {
             revision: v.get("rv").and_then(Value::as_i64).ok_or_else(bad)?,

@@ -5,10 +5,10 @@
 pub mod delete;
 mod filter;
 mod list;
+mod pod;
 pub mod query;
 pub mod read;
 mod scale;
-mod pod;
 pub mod table;
 mod watch;
 pub mod write;

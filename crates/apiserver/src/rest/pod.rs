@@ -37,12 +37,9 @@ pub async fn bind(r: &ResourceRequest) -> Result<Response, ApiError> {
             return Err(ApiError::conflict("pods", "", &name, "pod is being deleted, cannot be assigned to a host"));
         }
         match old.pointer("/spec/nodeName").and_then(Value::as_str) {
-            Some(n) if !n.is_empty() => Err(ApiError::conflict(
-                "pods",
-                "",
-                &name,
-                &format!("pod {name} is already assigned to node {n:?}"),
-            )),
+            Some(n) if !n.is_empty() => {
+                Err(ApiError::conflict("pods", "", &name, &format!("pod {name} is already assigned to node {n:?}")))
+            }
             _ => {
                 let mut new = old.clone();
                 new["spec"]["nodeName"] = json!(target);
@@ -61,7 +58,8 @@ pub fn set_pod_condition(pod: &mut Value, ty: &str, status: &str) {
     if !pod.get("status").is_some_and(Value::is_object) {
         pod["status"] = json!({});
     }
-    let conditions = pod["status"].as_object_mut().expect("status is an object").entry("conditions").or_insert(json!([]));
+    let conditions =
+        pod["status"].as_object_mut().expect("status is an object").entry("conditions").or_insert(json!([]));
     if !conditions.is_array() {
         *conditions = json!([]);
     }
@@ -84,7 +82,9 @@ pub async fn evict(r: &ResourceRequest) -> Result<Response, ApiError> {
     if let Some(blocking) = crate::admission::disruption::blocking_budget(r, &pod).await? {
         let mut err = ApiError::new(
             Reason::TooManyRequests,
-            format!("Cannot evict pod as it would violate the pod's disruption budget. The disruption budget {blocking} needs more healthy pods."),
+            format!(
+                "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget {blocking} needs more healthy pods."
+            ),
         );
         err.retry_after_seconds = Some(10);
         return Err(err);
@@ -99,10 +99,7 @@ pub async fn stream(r: &ResourceRequest, sub: &str) -> Result<Response, ApiError
     let (pod, _) = load(r).await?;
     let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
     if node.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "pod {} does not have a host assigned",
-            meta::name(&pod)
-        )));
+        return Err(ApiError::bad_request(format!("pod {} does not have a host assigned", meta::name(&pod))));
     }
     Err(ApiError::new(
         Reason::ServiceUnavailable,

@@ -35,10 +35,9 @@ pub async fn watch(r: ResourceRequest) -> Result<Response, ApiError> {
     let start = match rv {
         _ if send_initial => Start::WithInitialState,
         None | Some("0") => Start::WithInitialState,
-        Some(v) => Start::After(
-            v.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(format!("resourceVersion: Invalid value: {v:?}: must be an integer")))?,
-        ),
+        Some(v) => Start::After(v.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(format!("resourceVersion: Invalid value: {v:?}: must be an integer"))
+        })?),
     };
     let timeout = match r.query.int("timeoutSeconds")? {
         Some(s) if s > 0 => Duration::from_secs(s as u64),
@@ -46,7 +45,8 @@ pub async fn watch(r: ResourceRequest) -> Result<Response, ApiError> {
     };
     let bookmarks = r.query.flag("allowWatchBookmarks");
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let session = WatchSession { filter, timeout, bookmarks, send_initial, tx, include: include_object(&r).to_string() };
+    let session =
+        WatchSession { filter, timeout, bookmarks, send_initial, tx, include: include_object(&r).to_string() };
     tokio::spawn(session.run(r, start));
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
     Ok(Response::builder()
@@ -177,7 +177,8 @@ impl WatchSession {
                     }
                 }
                 let rev = revision.unwrap_or(0);
-                if self.send_initial && self.bookmarks && !self.send("BOOKMARK", Self::bookmark(&def, rev, true)).await {
+                if self.send_initial && self.bookmarks && !self.send("BOOKMARK", Self::bookmark(&def, rev, true)).await
+                {
                     return;
                 }
                 rev

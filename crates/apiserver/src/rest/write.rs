@@ -139,7 +139,8 @@ const GENERATE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 fn generated_name(base: &str) -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    let suffix: String = (0..5).map(|_| GENERATE_ALPHABET[rng.random_range(0..GENERATE_ALPHABET.len())] as char).collect();
+    let suffix: String =
+        (0..5).map(|_| GENERATE_ALPHABET[rng.random_range(0..GENERATE_ALPHABET.len())] as char).collect();
     let base: String = base.chars().take(63 - 5).collect();
     format!("{base}{suffix}")
 }
@@ -225,7 +226,9 @@ fn admit_update(r: &ResourceRequest, mut new: Value, old: &Value) -> Result<Valu
         }
     }
     // Server-owned metadata always comes from the stored object.
-    for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "managedFields"] {
+    for k in
+        ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "managedFields"]
+    {
         if k == "managedFields" && !crate::managed_fields::carries_stored(r) {
             continue;
         }
@@ -250,7 +253,10 @@ fn admit_update(r: &ResourceRequest, mut new: Value, old: &Value) -> Result<Valu
             return Err(invalid(
                 &r.def,
                 meta::name(old),
-                &[FieldError::forbidden("metadata.finalizers", "no new finalizers can be added if the object is being deleted")],
+                &[FieldError::forbidden(
+                    "metadata.finalizers",
+                    "no new finalizers can be added if the object is being deleted",
+                )],
             ));
         }
     }
@@ -384,8 +390,7 @@ pub async fn write_with_retries(
         }
         let key = r.key();
         // An object being deleted whose last finalizer went away is deleted now.
-        let namespace_waits =
-            super::delete::is_namespace(&r.storage) && super::delete::has_spec_finalizers(&new);
+        let namespace_waits = super::delete::is_namespace(&r.storage) && super::delete::has_spec_finalizers(&new);
         if meta::deletion_timestamp(&new).is_some() && meta::finalizers(&new).is_empty() && !namespace_waits {
             return match r.state.store.delete(&key, Some(old_rev)).await {
                 Ok((rev, _)) => {
