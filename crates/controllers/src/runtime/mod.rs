@@ -1,0 +1,3 @@
+//! Machinery shared by every controller: leader election on Leases.
+
+pub mod leader;
