@@ -1,0 +1,7 @@
+//! apiextensions.k8s.io/v1: CustomResourceDefinition.
+
+mod crd;
+mod schema;
+
+pub use crd::CustomResourceDefinitionStrategy;
+pub use schema::validate_structural;

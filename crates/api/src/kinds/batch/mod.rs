@@ -1,0 +1,9 @@
+//! batch/v1: Job and CronJob, and the cron schedule parser CronJobs use.
+
+pub mod cron;
+mod cron_job;
+mod job;
+mod job_spec;
+
+pub use cron_job::CronJobStrategy;
+pub use job::JobStrategy;
