@@ -2,6 +2,7 @@
 
 mod crd;
 mod schema;
+mod validation;
 
 pub use crd::CustomResourceDefinitionStrategy;
 pub use schema::validate_structural;

@@ -4,8 +4,10 @@
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
 use serde_json::{Value, json};
 
-use super::hpa::{columns, default_v2, row_v2, validate_v2};
+use super::hpa::default_v2;
+use super::printing::{columns, row_v2};
 use super::v1_conversion::{v1_to_v2, v2_to_v1};
+use super::validation::validate_v2;
 use crate::kinds::support::json::default_at;
 use crate::strategy::{Context, Strategy, normalize_as};
 use crate::table::Column;

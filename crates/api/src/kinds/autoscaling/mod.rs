@@ -3,7 +3,9 @@
 
 mod hpa;
 mod hpa_v1;
+mod printing;
 mod v1_conversion;
+mod validation;
 
 pub use hpa::HorizontalPodAutoscalerStrategy;
 pub use hpa_v1::HorizontalPodAutoscalerV1Strategy;

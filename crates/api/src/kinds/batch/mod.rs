@@ -4,6 +4,7 @@ pub mod cron;
 mod cron_job;
 mod job;
 mod job_spec;
+mod job_update;
 
 pub use cron_job::CronJobStrategy;
 pub use job::JobStrategy;
