@@ -8,7 +8,7 @@ mod stateful_set;
 mod workload;
 
 pub use controller_revision::ControllerRevisionStrategy;
-pub use daemon_set::DaemonSetStrategy;
+pub use daemon_set::{DaemonSetStrategy, TEMPLATE_GENERATION_ANNOTATION};
 pub use deployment::DeploymentStrategy;
 pub use replica_set::ReplicaSetStrategy;
 pub use stateful_set::StatefulSetStrategy;

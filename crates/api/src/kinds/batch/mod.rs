@@ -7,4 +7,7 @@ mod job_spec;
 mod job_update;
 
 pub use cron_job::CronJobStrategy;
-pub use job::JobStrategy;
+pub use job::{
+    CONTROLLER_UID_LABEL, JOB_NAME_LABEL, JobStrategy, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
+    generate_selector,
+};

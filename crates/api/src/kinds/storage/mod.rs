@@ -6,7 +6,7 @@ mod storage_class;
 
 pub use csi_driver::CSIDriverStrategy;
 pub use csi_node::CSINodeStrategy;
-pub use storage_class::StorageClassStrategy;
+pub use storage_class::{DEFAULT_CLASS_ANNOTATION, StorageClassStrategy, is_default_class};
 
 use crate::validation::{FieldError, FieldPath, names};
 
