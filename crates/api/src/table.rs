@@ -44,6 +44,17 @@ impl Column {
         }
     }
 
+    /// The "Created At" column of upstream's default table (CRDs) and of Roles.
+    pub const fn created_at() -> Self {
+        Column {
+            name: "Created At",
+            ty: "date",
+            format: "",
+            description: "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+            priority: 0,
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "name": self.name,
@@ -128,34 +139,76 @@ pub fn labels_string(map: Option<&Value>) -> String {
     pairs.join(",")
 }
 
-/// Renders a `LabelSelector` as kubectl does (`app=web,tier in (a,b)`), `<none>` when empty.
+/// Renders a `LabelSelector` as `metav1.FormatLabelSelector` does (`app=web,tier in (a,b)`,
+/// requirements sorted by key, values sorted), `<none>` when empty or missing.
 pub fn selector_string(sel: Option<&Value>) -> String {
     let Some(sel) = sel else { return "<none>".to_string() };
-    let mut parts = Vec::new();
+    // (key, rendered requirement); sorted by key like upstream's selector.Add.
+    let mut parts: Vec<(String, String)> = Vec::new();
     if let Some(Value::Object(m)) = sel.get("matchLabels") {
-        let mut ml: Vec<String> = m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
-        ml.sort();
-        parts.extend(ml);
+        for (k, v) in m {
+            parts.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or_default())));
+        }
     }
     if let Some(Value::Array(exprs)) = sel.get("matchExpressions") {
         for e in exprs {
             let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
             let op = e.get("operator").and_then(Value::as_str).unwrap_or_default();
-            let values: Vec<&str> = e
+            let mut values: Vec<&str> = e
                 .get("values")
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            match op {
-                "In" => parts.push(format!("{key} in ({})", values.join(","))),
-                "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
-                "Exists" => parts.push(key.to_string()),
-                "DoesNotExist" => parts.push(format!("!{key}")),
-                _ => {}
-            }
+            values.sort_unstable();
+            let rendered = match op {
+                "In" => format!("{key} in ({})", values.join(",")),
+                "NotIn" => format!("{key} notin ({})", values.join(",")),
+                "Exists" => key.to_string(),
+                "DoesNotExist" => format!("!{key}"),
+                _ => continue,
+            };
+            parts.push((key.to_string(), rendered));
         }
     }
-    if parts.is_empty() { "<none>".to_string() } else { parts.join(",") }
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    if parts.is_empty() {
+        "<none>".to_string()
+    } else {
+        parts.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// The Containers and Images cells of a pod spec (`layoutContainerCells`): names and
+/// images of `containers`, comma-separated.
+pub fn container_cells(pod_spec: Option<&Value>) -> (String, String) {
+    let containers = pod_spec.and_then(|s| s.get("containers")).and_then(Value::as_array);
+    let mut names = Vec::new();
+    let mut images = Vec::new();
+    for c in containers.into_iter().flatten() {
+        names.push(c.get("name").and_then(Value::as_str).unwrap_or_default());
+        images.push(c.get("image").and_then(Value::as_str).unwrap_or_default());
+    }
+    (names.join(","), images.join(","))
+}
+
+/// The "Created At" cell: the creation timestamp in RFC 3339 (UTC), as upstream's
+/// default table convertor and the Role printers write it.
+pub fn created_at(obj: &Value) -> String {
+    let ts = obj.pointer("/metadata/creationTimestamp").and_then(Value::as_str).and_then(parse_time);
+    match ts {
+        Some(t) => crate::meta::format_time(t),
+        None => "0001-01-01T00:00:00Z".to_string(),
+    }
+}
+
+/// Joins the first `max` items with `,` and says how many more there were
+/// (`a,b,c + 2 more...`), `<unset>` when there are none (EndpointSlice columns).
+pub fn list_with_more(items: &[String], max: usize) -> String {
+    if items.is_empty() {
+        return "<unset>".to_string();
+    }
+    let shown = items.iter().take(max).cloned().collect::<Vec<_>>().join(",");
+    if items.len() > max { format!("{shown} + {} more...", items.len() - max) } else { shown }
 }
 
 #[cfg(test)]
@@ -172,5 +225,26 @@ mod tests {
         assert_eq!(human_duration(30 * 3600), "30h");
         assert_eq!(human_duration(3 * 86400 + 3600), "3d1h");
         assert_eq!(human_duration(40 * 86400), "40d");
+    }
+
+    #[test]
+    fn selectors_print_sorted_by_key() {
+        let sel = json!({"matchLabels": {"tier": "web"}, "matchExpressions": [{"key": "app", "operator": "In", "values": ["b", "a"]}]});
+        assert_eq!(selector_string(Some(&sel)), "app in (a,b),tier=web");
+        assert_eq!(selector_string(Some(&json!({}))), "<none>");
+    }
+
+    #[test]
+    fn container_and_list_cells() {
+        let spec = json!({"containers": [{"name": "a", "image": "x:1"}, {"name": "b", "image": "y"}]});
+        assert_eq!(container_cells(Some(&spec)), ("a,b".to_string(), "x:1,y".to_string()));
+        assert_eq!(container_cells(None), (String::new(), String::new()));
+        let items: Vec<String> = (1..=5).map(|i| i.to_string()).collect();
+        assert_eq!(list_with_more(&items, 3), "1,2,3 + 2 more...");
+        assert_eq!(list_with_more(&[], 3), "<unset>");
+        assert_eq!(
+            created_at(&json!({"metadata": {"creationTimestamp": "2024-01-02T03:04:05Z"}})),
+            "2024-01-02T03:04:05Z"
+        );
     }
 }

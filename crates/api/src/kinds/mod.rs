@@ -16,6 +16,23 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::resource::{ResourceDef, Subresource, VERBS_ALL};
 use crate::strategy::{Strategy, normalize_as};
 
+// Non-core groups (apps, batch, autoscaling, networking, discovery, events,
+// coordination, rbac, storage, policy, scheduling, node, apiextensions).
+pub mod apiextensions;
+pub mod apps;
+pub mod autoscaling;
+pub mod batch;
+pub mod coordination;
+pub mod discovery;
+pub mod events;
+pub mod networking;
+pub mod node;
+pub mod policy;
+pub mod rbac;
+pub mod scheduling;
+pub mod storage;
+mod support;
+
 /// Whether a k8s-openapi scope marker is namespaced.
 pub trait ScopeKind {
     const NAMESPACED: bool;
@@ -199,36 +216,21 @@ pub fn builtin() -> Vec<ResourceDef> {
             .build(),
         kind::<core::PodTemplate>(cs::PodTemplateStrategy).build(),
         // apps/v1
-        kind::<apps::Deployment>(Typed::<apps::Deployment>::with_status())
-            .short(&["deploy"])
-            .in_all()
-            .status()
-            .scale()
-            .build(),
-        kind::<apps::ReplicaSet>(Typed::<apps::ReplicaSet>::with_status())
-            .short(&["rs"])
-            .in_all()
-            .status()
-            .scale()
-            .build(),
-        kind::<apps::DaemonSet>(Typed::<apps::DaemonSet>::with_status()).short(&["ds"]).in_all().status().build(),
-        kind::<apps::StatefulSet>(Typed::<apps::StatefulSet>::with_status())
-            .short(&["sts"])
-            .in_all()
-            .status()
-            .scale()
-            .build(),
-        kind::<apps::ControllerRevision>(Typed::<apps::ControllerRevision>::new()).build(),
+        kind::<apps::Deployment>(self::apps::DeploymentStrategy).short(&["deploy"]).in_all().status().scale().build(),
+        kind::<apps::ReplicaSet>(self::apps::ReplicaSetStrategy).short(&["rs"]).in_all().status().scale().build(),
+        kind::<apps::DaemonSet>(self::apps::DaemonSetStrategy).short(&["ds"]).in_all().status().build(),
+        kind::<apps::StatefulSet>(self::apps::StatefulSetStrategy).short(&["sts"]).in_all().status().scale().build(),
+        kind::<apps::ControllerRevision>(self::apps::ControllerRevisionStrategy).build(),
         // batch/v1
-        kind::<batch::Job>(Typed::<batch::Job>::with_status()).in_all().status().build(),
-        kind::<batch::CronJob>(Typed::<batch::CronJob>::with_status()).short(&["cj"]).in_all().status().build(),
+        kind::<batch::Job>(self::batch::JobStrategy).in_all().status().build(),
+        kind::<batch::CronJob>(self::batch::CronJobStrategy).short(&["cj"]).in_all().status().build(),
         // autoscaling: v2 is preferred and the storage version; v1 converts.
-        kind::<as2::HorizontalPodAutoscaler>(Typed::<as2::HorizontalPodAutoscaler>::with_status())
+        kind::<as2::HorizontalPodAutoscaler>(self::autoscaling::HorizontalPodAutoscalerStrategy)
             .short(&["hpa"])
             .in_all()
             .status()
             .build(),
-        kind::<as1::HorizontalPodAutoscaler>(Typed::<as1::HorizontalPodAutoscaler>::with_status())
+        kind::<as1::HorizontalPodAutoscaler>(self::autoscaling::HorizontalPodAutoscalerV1Strategy)
             .short(&["hpa"])
             .in_all()
             .status()
@@ -236,35 +238,32 @@ pub fn builtin() -> Vec<ResourceDef> {
             .not_preferred()
             .build(),
         // networking.k8s.io/v1
-        kind::<net::Ingress>(Typed::<net::Ingress>::with_status()).short(&["ing"]).status().build(),
-        kind::<net::IngressClass>(Typed::<net::IngressClass>::new()).build(),
-        kind::<net::NetworkPolicy>(Typed::<net::NetworkPolicy>::new()).short(&["netpol"]).build(),
+        kind::<net::Ingress>(self::networking::IngressStrategy).short(&["ing"]).status().build(),
+        kind::<net::IngressClass>(self::networking::IngressClassStrategy).build(),
+        kind::<net::NetworkPolicy>(self::networking::NetworkPolicyStrategy).short(&["netpol"]).build(),
         // discovery.k8s.io/v1
-        kind::<disc::EndpointSlice>(Typed::<disc::EndpointSlice>::new()).build(),
+        kind::<disc::EndpointSlice>(self::discovery::EndpointSliceStrategy).build(),
         // events.k8s.io/v1 shares core events' storage.
-        kind::<ev::Event>(Typed::<ev::Event>::new()).short(&["ev"]).stored_as("events", "v1").build(),
+        kind::<ev::Event>(self::events::EventStrategy).short(&["ev"]).stored_as("events", "v1").build(),
         // coordination.k8s.io/v1
-        kind::<coord::Lease>(Typed::<coord::Lease>::new()).build(),
+        kind::<coord::Lease>(self::coordination::LeaseStrategy).build(),
         // rbac.authorization.k8s.io/v1
-        kind::<rbac::ClusterRole>(Typed::<rbac::ClusterRole>::new()).build(),
-        kind::<rbac::ClusterRoleBinding>(Typed::<rbac::ClusterRoleBinding>::new()).build(),
-        kind::<rbac::Role>(Typed::<rbac::Role>::new()).build(),
-        kind::<rbac::RoleBinding>(Typed::<rbac::RoleBinding>::new()).build(),
+        kind::<rbac::ClusterRole>(self::rbac::ClusterRoleStrategy).build(),
+        kind::<rbac::ClusterRoleBinding>(self::rbac::ClusterRoleBindingStrategy).build(),
+        kind::<rbac::Role>(self::rbac::RoleStrategy).build(),
+        kind::<rbac::RoleBinding>(self::rbac::RoleBindingStrategy).build(),
         // storage.k8s.io/v1
-        kind::<storage::StorageClass>(Typed::<storage::StorageClass>::new()).short(&["sc"]).build(),
-        kind::<storage::CSIDriver>(Typed::<storage::CSIDriver>::new()).build(),
-        kind::<storage::CSINode>(Typed::<storage::CSINode>::new()).build(),
+        kind::<storage::StorageClass>(self::storage::StorageClassStrategy).short(&["sc"]).build(),
+        kind::<storage::CSIDriver>(self::storage::CSIDriverStrategy).build(),
+        kind::<storage::CSINode>(self::storage::CSINodeStrategy).build(),
         // policy/v1
-        kind::<policy::PodDisruptionBudget>(Typed::<policy::PodDisruptionBudget>::with_status())
-            .short(&["pdb"])
-            .status()
-            .build(),
+        kind::<policy::PodDisruptionBudget>(self::policy::PodDisruptionBudgetStrategy).short(&["pdb"]).status().build(),
         // scheduling.k8s.io/v1
-        kind::<sched::PriorityClass>(Typed::<sched::PriorityClass>::new()).short(&["pc"]).build(),
+        kind::<sched::PriorityClass>(self::scheduling::PriorityClassStrategy).short(&["pc"]).build(),
         // node.k8s.io/v1
-        kind::<node::RuntimeClass>(Typed::<node::RuntimeClass>::new()).build(),
+        kind::<node::RuntimeClass>(self::node::RuntimeClassStrategy).build(),
         // apiextensions.k8s.io/v1
-        kind::<apiext::CustomResourceDefinition>(Typed::<apiext::CustomResourceDefinition>::with_status())
+        kind::<apiext::CustomResourceDefinition>(self::apiextensions::CustomResourceDefinitionStrategy)
             .short(&["crd", "crds"])
             .status()
             .build(),
