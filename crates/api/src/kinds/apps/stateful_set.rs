@@ -28,6 +28,11 @@ const MUTABLE_SPEC_FIELDS: &[&str] = &[
 pub struct StatefulSetStrategy;
 
 impl Strategy for StatefulSetStrategy {
+    /// Pod names derive from the set's name, so it must be a DNS-1123 label.
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        crate::validation::names::dns1123_label(name)
+    }
+
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize_keeping_absent::<StatefulSet>(obj, &["/spec/selector"])
     }

@@ -9,7 +9,7 @@ use crate::kinds::common::typed::str_at;
 use crate::meta;
 use crate::strategy::{Context, Strategy, normalize_as};
 use crate::table::{Column, age};
-use crate::validation::names::{dns1123_label, qualified_name};
+use crate::validation::names::qualified_name;
 use crate::validation::{FieldError, FieldPath};
 
 /// The label upstream puts on every namespace, holding its name.
@@ -42,6 +42,10 @@ fn finalizers(obj: &Value) -> Vec<String> {
 }
 
 impl Strategy for NamespaceStrategy {
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        crate::validation::names::dns1123_label(name)
+    }
+
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize_as::<Namespace>(obj)
     }
@@ -100,11 +104,6 @@ impl Strategy for NamespaceStrategy {
 
     fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let name = meta::name(obj);
-        if !name.is_empty() {
-            let path = FieldPath::root("metadata").child("name");
-            errs.extend(dns1123_label(name).into_iter().map(|m| FieldError::invalid(&path, name, m)));
-        }
         let path = FieldPath::root("spec").child("finalizers");
         for f in finalizers(obj) {
             errs.extend(qualified_name(&f).into_iter().map(|m| FieldError::invalid(&path, f.as_str(), m)));
@@ -168,12 +167,12 @@ mod tests {
 
     #[test]
     fn validation() {
-        let v = json!({"metadata": {"name": "a.b"}, "spec": {"finalizers": ["custom", "example.com/cleanup"]}});
+        assert!(NamespaceStrategy.validate_name("a.b")[0].starts_with("a lowercase RFC 1123 label"));
+        let v = json!({"metadata": {"name": "a"}, "spec": {"finalizers": ["custom", "example.com/cleanup"]}});
         let errs: Vec<String> = NamespaceStrategy.validate_create(&v).iter().map(|e| e.to_string()).collect();
-        assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].starts_with("metadata.name: Invalid value: \"a.b\": a lowercase RFC 1123 label"));
+        assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(
-            errs[1],
+            errs[0],
             "spec.finalizers: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"
         );
     }

@@ -15,6 +15,11 @@ pub struct RoleBindingStrategy;
 pub struct ClusterRoleBindingStrategy;
 
 impl Strategy for RoleBindingStrategy {
+    /// RBAC objects may be named like path segments (`system:controller:x`).
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        crate::validation::names::path_segment_name(name)
+    }
+
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize_as::<RoleBinding>(obj)
     }
@@ -43,6 +48,11 @@ impl Strategy for RoleBindingStrategy {
 }
 
 impl Strategy for ClusterRoleBindingStrategy {
+    /// RBAC objects may be named like path segments (`system:controller:x`).
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        crate::validation::names::path_segment_name(name)
+    }
+
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize_as::<ClusterRoleBinding>(obj)
     }

@@ -12,6 +12,11 @@ pub struct RoleStrategy;
 pub struct ClusterRoleStrategy;
 
 impl Strategy for RoleStrategy {
+    /// RBAC objects may be named like path segments (`system:controller:x`).
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        crate::validation::names::path_segment_name(name)
+    }
+
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize_as::<Role>(obj)
     }
@@ -30,6 +35,11 @@ impl Strategy for RoleStrategy {
 }
 
 impl Strategy for ClusterRoleStrategy {
+    /// RBAC objects may be named like path segments (`system:controller:x`).
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        crate::validation::names::path_segment_name(name)
+    }
+
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize_as::<ClusterRole>(obj)
     }

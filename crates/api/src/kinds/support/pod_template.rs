@@ -1,31 +1,28 @@
-//! CALL POINT for the shared pod-template rules of workload kinds (Deployment,
-//! ReplicaSet, DaemonSet, StatefulSet, Job, CronJob).
-//!
-//! Upstream defaults and validates a workload's `spec.template` with the same code as
-//! a Pod's spec (`SetDefaults_PodSpec`, `ValidatePodTemplateSpec`). That code lives in
-//! `kinds/common`, written alongside this module; once it is merged, the bodies of
-//! [`default_pod_template`] and [`validate_pod_template`] call it. Until then they
-//! apply only what the workload rules here depend on:
-//! - defaulting sets `spec.restartPolicy: Always` when unset (as `SetDefaults_PodSpec`
-//!   does), so the workloads' "restartPolicy must be Always" rule sees what upstream sees;
-//! - validation checks the template's labels (`ValidateLabels`).
+//! The shared pod-template rules of workload kinds (Deployment, ReplicaSet,
+//! DaemonSet, StatefulSet, Job, CronJob): upstream defaults and validates a
+//! workload's `spec.template` with the same code as a Pod's spec, which lives in
+//! `kinds::common::pod_spec`; this module applies it to templates held as JSON.
 //!
 //! [`pod_template_rules`] is the one entry point the kinds call for validation: the
 //! selector-vs-labels check followed by the template validation.
 
 use serde_json::Value;
 
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+
 use super::json;
+use crate::kinds::common::pod_spec::{default_pod_template_spec, validate_pod_template_spec};
 use super::selector::{Selector, validate_labels};
 use crate::validation::{FieldError, FieldPath};
 
-/// Pod-template defaulting (interim subset; see the module docs). Like upstream, whose
-/// template and pod spec are values rather than pointers, it defaults even a template
-/// the client left out.
+/// Pod-template defaulting (upstream `SetDefaults_PodSpec` and friends). Like upstream,
+/// whose template and pod spec are values rather than pointers, it defaults even a
+/// template the client left out.
 pub fn default_pod_template(template: &mut Value) {
-    if let Some(spec) = json::object_mut(template, &["spec"]) {
-        json::default_key(spec, "restartPolicy", Value::String("Always".into()));
+    if json::object_mut(template, &["spec"]).is_none() {
+        return;
     }
+    crate::strategy::typed::<PodTemplateSpec>(template, default_pod_template_spec);
 }
 
 /// [`default_pod_template`] for the template at a JSON pointer (`/spec/template`),
@@ -39,9 +36,13 @@ pub fn default_template_at(obj: &mut Value, pointer: &str) {
     }
 }
 
-/// Pod-template validation (interim subset; see the module docs).
+/// Pod-template validation (upstream `ValidatePodTemplateSpec`).
 pub fn validate_pod_template(template: &Value, path: &FieldPath) -> Vec<FieldError> {
-    validate_labels(template.pointer("/metadata/labels"), &path.child("metadata").child("labels"))
+    match serde_json::from_value::<PodTemplateSpec>(template.clone()) {
+        Ok(t) => validate_pod_template_spec(&t, path),
+        // Shape errors are reported by the kind's decoding; keep the label check meaningful.
+        Err(_) => validate_labels(template.pointer("/metadata/labels"), &path.child("metadata").child("labels")),
+    }
 }
 
 /// The rules every selector-driven workload applies to its template, in upstream's
@@ -68,13 +69,15 @@ mod tests {
 
     #[test]
     fn restart_policy_defaults_to_always() {
-        let mut t = json!({"spec": {"containers": []}});
+        let mut t = json!({"spec": {"containers": [{"name": "c", "image": "busybox"}]}});
         default_pod_template(&mut t);
         assert_eq!(t["spec"]["restartPolicy"], "Always");
+        assert_eq!(t["spec"]["containers"][0]["imagePullPolicy"], "Always");
+        assert_eq!(t["spec"]["dnsPolicy"], "ClusterFirst");
         let mut t = json!({"spec": {"restartPolicy": "Never"}});
         default_pod_template(&mut t);
         assert_eq!(t["spec"]["restartPolicy"], "Never");
-        let mut obj = json!({"spec": {}});
+        let mut obj = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}});
         default_template_at(&mut obj, "/spec/jobTemplate/spec/template");
         assert_eq!(obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"], "Always");
     }
@@ -83,7 +86,9 @@ mod tests {
     fn selector_must_match_labels() {
         let sel = Selector::parse(Some(&json!({"matchLabels": {"app": "web"}}))).unwrap();
         let path = FieldPath::root("spec").child("template");
-        assert!(pod_template_rules(&json!({"metadata": {"labels": {"app": "web"}}}), &sel, &path).is_empty());
+        let valid = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i",
+            "imagePullPolicy": "IfNotPresent", "terminationMessagePolicy": "File"}], "restartPolicy": "Always", "dnsPolicy": "ClusterFirst"}});
+        assert_eq!(pod_template_rules(&valid, &sel, &path), vec![]);
         let errs = pod_template_rules(&json!({"metadata": {"labels": {"app": "db"}}}), &sel, &path);
         assert_eq!(
             errs[0].to_string(),

@@ -268,6 +268,11 @@ fn ports_cell(spec: &ServiceSpec) -> String {
 }
 
 impl Strategy for ServiceStrategy {
+    /// Service names become DNS names and environment variables: RFC 1035 labels.
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        crate::validation::names::dns1035_label(name)
+    }
+
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize_as::<Service>(obj)
     }
