@@ -337,7 +337,11 @@ fn describe_explain_patch_scale_label_replace_delete() {
     let err = s.fails(&["get", "configmap", "rep"]);
     assert!(err.contains("Error from server (NotFound): configmaps \"rep\" not found"), "{err}");
     s.ok(&["create", "configmap", "gone"]);
-    let mut waiter = s.kubectl_cmd(&["wait", "--for=delete", "configmap/gone", "--timeout=30s"]).spawn().unwrap();
+    let mut waiter = s
+        .kubectl_cmd(&["wait", "--for=delete", "configmap/gone", "--timeout=30s"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(800));
     s.ok(&["delete", "configmap", "gone"]);
     assert!(waiter.wait().unwrap().success());

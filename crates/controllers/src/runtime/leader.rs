@@ -63,11 +63,7 @@ impl LeaderElection {
         LeaseSpec {
             holder_identity: Some(self.config.identity.clone()),
             lease_duration_seconds: Some(self.config.lease_duration.as_secs() as i32),
-            acquire_time: if ours {
-                previous.and_then(|p| p.acquire_time.clone())
-            } else {
-                Some(MicroTime(at))
-            },
+            acquire_time: if ours { previous.and_then(|p| p.acquire_time.clone()) } else { Some(MicroTime(at)) },
             renew_time: Some(MicroTime(at)),
             lease_transitions: Some(if ours || previous.is_none() { transitions } else { transitions + 1 }),
             ..Default::default()
@@ -177,7 +173,8 @@ mod tests {
             ..Default::default()
         };
         assert!(expired(&spec, at));
-        let fresh = LeaseSpec { renew_time: Some(MicroTime(at)), lease_duration_seconds: Some(15), ..Default::default() };
+        let fresh =
+            LeaseSpec { renew_time: Some(MicroTime(at)), lease_duration_seconds: Some(15), ..Default::default() };
         assert!(!expired(&fresh, at));
         assert!(expired(&LeaseSpec::default(), at));
     }

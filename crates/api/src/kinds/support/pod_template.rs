@@ -11,8 +11,8 @@ use serde_json::Value;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
 use super::json;
-use crate::kinds::common::pod_spec::{default_pod_template_spec, validate_pod_template_spec};
 use super::selector::{Selector, validate_labels};
+use crate::kinds::common::pod_spec::{default_pod_template_spec, validate_pod_template_spec};
 use crate::validation::{FieldError, FieldPath};
 
 /// Pod-template defaulting (upstream `SetDefaults_PodSpec` and friends). Like upstream,
