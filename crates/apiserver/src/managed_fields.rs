@@ -1,8 +1,7 @@
 //! Field ownership (`metadata.managedFields`) for writes that are not
 //! server-side apply: the manager of a create, update or patch owns what it changed.
 
-use k3rs_api::meta;
-use k3rs_api::patch::{FieldManager, update_managed_fields};
+use k3rs_api::patch::update_managed_fields;
 use serde_json::Value;
 
 use crate::patching::is_apply;
@@ -10,17 +9,9 @@ use crate::rest::ResourceRequest;
 
 fn track(r: &ResourceRequest, old: Option<&Value>, new: &mut Value) {
     let Some(schema) = crate::crd::schema_node(&r.registry, &r.storage) else { return };
-    let manager = r.field_manager();
-    let now = meta::format_time(jiff::Timestamp::now());
-    let api_version = r.def.api_version();
-    let writer = FieldManager {
-        name: &manager,
-        api_version: &api_version,
-        subresource: r.info.subresource.as_deref(),
-        time: &now,
-    };
+    let writer = r.field_writer();
     // Upstream keeps the write when field tracking fails, without managedFields.
-    if let Err(e) = update_managed_fields(old, new, &writer, schema) {
+    if let Err(e) = update_managed_fields(old, new, &writer.as_manager(), schema) {
         tracing::warn!(resource = %r.def.qualified_plural(), error = %e, "managed fields not tracked");
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use axum::response::Response;
-use k3rs_api::patch::{FieldManager, PatchType, server_side_apply};
+use k3rs_api::patch::{PatchType, server_side_apply};
 use k3rs_api::validation::unknown_fields;
 use k3rs_api::{ApiError, Reason, meta};
 use serde_json::Value;
@@ -75,16 +75,8 @@ fn apply_patch(
         .ok_or_else(|| ApiError::internal(format!("no schema for {}", r.def.qualified_plural())))?;
     match ty {
         PatchType::Apply => {
-            let manager = r.field_manager();
-            let now = meta::format_time(jiff::Timestamp::now());
-            let api_version = r.def.api_version();
-            let writer = FieldManager {
-                name: &manager,
-                api_version: &api_version,
-                subresource: r.info.subresource.as_deref(),
-                time: &now,
-            };
-            server_side_apply(Some(current), patch, &writer, force, schema).map_err(ApiError::from)
+            let writer = r.field_writer();
+            server_side_apply(Some(current), patch, &writer.as_manager(), force, schema).map_err(ApiError::from)
         }
         other => k3rs_api::patch::apply_patch(other, current, patch, schema).map_err(ApiError::from),
     }
@@ -180,11 +172,8 @@ async fn apply_creates(r: &ResourceRequest, applied: Value, force: bool, dry_run
     let warnings = check_fields(r, &applied)?;
     let schema = crate::crd::schema_node(&r.registry, &r.def)
         .ok_or_else(|| ApiError::internal("no schema for server-side apply"))?;
-    let manager = r.field_manager();
-    let now = meta::format_time(jiff::Timestamp::now());
-    let api_version = r.def.api_version();
-    let writer = FieldManager { name: &manager, api_version: &api_version, subresource: None, time: &now };
-    let merged = server_side_apply(None, &applied, &writer, force, schema).map_err(ApiError::from)?;
+    let writer = r.field_writer();
+    let merged = server_side_apply(None, &applied, &writer.as_manager(), force, schema).map_err(ApiError::from)?;
     let obj = request_to_storage(r, merged)?;
     create_object(r, obj, dry_run, &warnings).await
 }

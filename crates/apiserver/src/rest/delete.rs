@@ -99,6 +99,28 @@ enum Outcome {
     Pending(Value),
 }
 
+/// Stores an object that stays while it is being deleted (when `write`), or answers
+/// with it as it is; `None` when it changed meanwhile and the delete must start over.
+async fn keep_pending(
+    r: &ResourceRequest,
+    key: &str,
+    mut obj: Value,
+    mod_revision: i64,
+    write: bool,
+) -> Result<Option<Outcome>, ApiError> {
+    if !write {
+        return Ok(Some(Outcome::Pending(obj)));
+    }
+    match r.state.store.update(key, objects::encode(&obj), mod_revision).await {
+        Ok(rev) => {
+            meta::set_meta(&mut obj, "resourceVersion", json!(rev.to_string()));
+            Ok(Some(Outcome::Pending(obj)))
+        }
+        Err(k3rs_store::Error::Conflict { .. }) => Ok(None),
+        Err(e) => Err(objects::store_error(&r.def, meta::name(&obj), e)),
+    }
+}
+
 /// Deletes one object (storage form) at `key`, honouring options. Retries on races.
 async fn delete_one(r: &ResourceRequest, key: &str, opts: &DeleteOptions) -> Result<Outcome, ApiError> {
     for _ in 0..8 {
@@ -146,16 +168,9 @@ async fn delete_one(r: &ResourceRequest, key: &str, opts: &DeleteOptions) -> Res
                 meta::set_meta(&mut obj, "deletionTimestamp", json!(meta::format_time(jiff::Timestamp::now())));
                 meta::set_meta(&mut obj, "deletionGracePeriodSeconds", json!(0));
             }
-            if !changed || opts.dry_run {
-                return Ok(Outcome::Pending(obj));
-            }
-            match r.state.store.update(key, objects::encode(&obj), kv.mod_revision).await {
-                Ok(rev) => {
-                    meta::set_meta(&mut obj, "resourceVersion", json!(rev.to_string()));
-                    return Ok(Outcome::Pending(obj));
-                }
-                Err(k3rs_store::Error::Conflict { .. }) => continue,
-                Err(e) => return Err(objects::store_error(&r.def, &name, e)),
+            match keep_pending(r, key, obj, kv.mod_revision, changed && !opts.dry_run).await? {
+                Some(outcome) => return Ok(outcome),
+                None => continue,
             }
         }
         match opts.propagation_policy.as_deref() {
@@ -192,16 +207,9 @@ async fn delete_one(r: &ResourceRequest, key: &str, opts: &DeleteOptions) -> Res
                     changed = true;
                 }
             }
-            if !changed || opts.dry_run {
-                return Ok(Outcome::Pending(obj));
-            }
-            match r.state.store.update(key, objects::encode(&obj), kv.mod_revision).await {
-                Ok(rev) => {
-                    meta::set_meta(&mut obj, "resourceVersion", json!(rev.to_string()));
-                    return Ok(Outcome::Pending(obj));
-                }
-                Err(k3rs_store::Error::Conflict { .. }) => continue,
-                Err(e) => return Err(objects::store_error(&r.def, &name, e)),
+            match keep_pending(r, key, obj, kv.mod_revision, changed && !opts.dry_run).await? {
+                Some(outcome) => return Ok(outcome),
+                None => continue,
             }
         }
         if !finalizers.is_empty() {

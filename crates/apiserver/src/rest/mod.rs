@@ -28,6 +28,25 @@ use crate::route::{RequestInfo, Verb};
 use crate::state::AppState;
 pub use query::{FieldValidation, Query};
 
+/// Owned parts of a [`k3rs_api::patch::FieldManager`] for one request.
+pub struct FieldWriter {
+    manager: String,
+    api_version: String,
+    subresource: Option<String>,
+    time: String,
+}
+
+impl FieldWriter {
+    pub fn as_manager(&self) -> k3rs_api::patch::FieldManager<'_> {
+        k3rs_api::patch::FieldManager {
+            name: &self.manager,
+            api_version: &self.api_version,
+            subresource: self.subresource.as_deref(),
+            time: &self.time,
+        }
+    }
+}
+
 /// Everything one resource request carries.
 pub struct ResourceRequest {
     pub state: Arc<AppState>,
@@ -65,6 +84,16 @@ impl ResourceRequest {
         }
         let ua = self.header("user-agent").unwrap_or("unknown");
         ua.split('/').next().unwrap_or(ua).chars().take(128).collect()
+    }
+
+    /// The identity a write records in `managedFields`.
+    pub fn field_writer(&self) -> FieldWriter {
+        FieldWriter {
+            manager: self.field_manager(),
+            api_version: self.def.api_version(),
+            subresource: self.info.subresource.clone(),
+            time: k3rs_api::meta::format_time(jiff::Timestamp::now()),
+        }
     }
 
     /// The key of the addressed object.

@@ -5,10 +5,9 @@
 use k8s_openapi::api::core::v1::Event;
 use serde_json::{Value, json};
 
-use crate::kinds::common::printing::since_time;
-use crate::kinds::common::typed::{decode_or_default, str_at};
+use crate::kinds::common::typed::str_at;
 use crate::strategy::{Context, Strategy, decode, normalize_as};
-use crate::table::{Column, human_duration};
+use crate::table::Column;
 use crate::validation::names::{dns1123_subdomain, qualified_name};
 use crate::validation::{FieldError, FieldPath};
 
@@ -61,15 +60,6 @@ fn validate(ev: &Event) -> Vec<FieldError> {
     errs
 }
 
-/// `component, host`, falling back to the reporting controller and instance.
-fn source_cell(ev: &Event) -> String {
-    let source = ev.source.clone().unwrap_or_default();
-    let first = |a: Option<String>, b: Option<String>| a.filter(|s| !s.is_empty()).or(b).unwrap_or_default();
-    let component = first(source.component, ev.reporting_component.clone());
-    let host = first(source.host, ev.reporting_instance.clone());
-    if host.is_empty() { component } else { format!("{component}, {host}") }
-}
-
 impl Strategy for EventStrategy {
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize_as::<Event>(obj)
@@ -87,84 +77,11 @@ impl Strategy for EventStrategy {
     }
 
     fn columns(&self) -> Vec<Column> {
-        let mut name = Column::name();
-        name.priority = 1;
-        vec![
-            Column::new(
-                "Last Seen",
-                "string",
-                "The time at which the most recent occurrence of this event was recorded.",
-            ),
-            Column::new(
-                "Type",
-                "string",
-                "Type of this event (Normal, Warning), new types could be added in the future",
-            ),
-            Column::new(
-                "Reason",
-                "string",
-                "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
-            ),
-            Column::new("Object", "string", "The object that this event is about."),
-            Column::wide(
-                "Subobject",
-                "string",
-                "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2].",
-            ),
-            Column::wide(
-                "Source",
-                "string",
-                "The component reporting this event. Should be a short machine understandable string.",
-            ),
-            Column::new("Message", "string", "A human-readable description of the status of this operation."),
-            Column::wide(
-                "First Seen",
-                "string",
-                "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
-            ),
-            Column::wide("Count", "string", "The number of times this event has occurred."),
-            name,
-        ]
+        crate::kinds::events::core_event_columns()
     }
 
     fn row(&self, obj: &Value, ctx: &Context) -> Vec<Value> {
-        let ev: Event = decode_or_default(obj);
-        let micro = |t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime>| match t {
-            Some(t) => human_duration(ctx.now.duration_since(t.0).as_secs()),
-            None => "<unknown>".to_string(),
-        };
-        let first = match &ev.first_timestamp {
-            Some(t) => since_time(Some(t), ctx),
-            None => micro(ev.event_time.as_ref()),
-        };
-        let mut last = match &ev.last_timestamp {
-            Some(t) => since_time(Some(t), ctx),
-            None => first.clone(),
-        };
-        let mut count = ev.count.unwrap_or(0);
-        if let Some(series) = &ev.series {
-            last = micro(series.last_observed_time.as_ref());
-            count = series.count.unwrap_or(0);
-        } else if count == 0 {
-            count = 1;
-        }
-        let kind = ev.involved_object.kind.clone().unwrap_or_default().to_lowercase();
-        let object = match ev.involved_object.name.as_deref().filter(|n| !n.is_empty()) {
-            Some(n) => format!("{kind}/{n}"),
-            None => kind,
-        };
-        vec![
-            json!(last),
-            json!(ev.type_.clone().unwrap_or_default()),
-            json!(ev.reason.clone().unwrap_or_default()),
-            json!(object),
-            json!(ev.involved_object.field_path.clone().unwrap_or_default()),
-            json!(source_cell(&ev)),
-            json!(ev.message.clone().unwrap_or_default().trim()),
-            json!(first),
-            json!(count),
-            json!(ev.metadata.name.clone().unwrap_or_default()),
-        ]
+        crate::kinds::events::core_event_row(obj, ctx)
     }
 
     fn field_label(&self, obj: &Value, label: &str) -> Option<String> {
