@@ -3,7 +3,7 @@
 //! is the last, wide, column) and the event field selectors.
 
 use k8s_openapi::api::core::v1::Event;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::kinds::common::typed::str_at;
 use crate::strategy::{Context, Strategy, decode, normalize_as};
@@ -106,6 +106,7 @@ impl Strategy for EventStrategy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn ctx() -> Context {
         Context { now: "2024-01-01T00:10:00Z".parse().unwrap() }
