@@ -489,12 +489,27 @@ fn bad_input_gets_clear_errors_and_stores_nothing() {
     let f = s.manifest("big.yaml", &big);
     let err = s.fails(&["create", "-f", path_str(&f)]);
     assert!(err.contains("too large") || err.contains("Too large") || err.contains("413"), "{err}");
+    // Malformed JSON through the raw API.
+    let f = s.manifest("broken.json", "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", ");
+    let err = s.fails(&["create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", path_str(&f)]);
+    assert!(err.contains("json parse error"), "{err}");
+    // Unknown fields with Warn are dropped with a warning; with Ignore silently.
+    let f = s
+        .manifest("warn.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: warned\ndata:\n  a: b\nextra: 1\n");
+    let out = s.kubectl(&["apply", "--validate=warn", "-f", path_str(&f)]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown field \"extra\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s.get_json(&["configmap", "warned"]).get("extra").is_none());
     // Missing namespace.
     let err = s.fails(&["create", "configmap", "x", "-n", "nope"]);
     assert!(err.contains("namespaces \"nope\" not found"), "{err}");
     // Nothing was stored.
     let names = s.ok(&["get", "configmaps", "-A", "-o", "name"]);
-    for n in ["unk", "Bad_Name", "big", "noname"] {
+    for n in ["unk", "Bad_Name", "big", "noname", "wrong"] {
         assert!(!names.contains(&format!("configmap/{n}\n")), "{n} stored: {names}");
     }
     assert!(s.kubectl(&["get", "deployment", "inv"]).status.code() != Some(0));
@@ -553,4 +568,45 @@ fn no_acknowledged_write_is_lost_on_sigkill() {
     for name in &created {
         assert!(names.contains(&format!("configmap/{name}\n")), "acknowledged {name} lost after SIGKILL");
     }
+}
+
+#[test]
+fn node_ports_and_cluster_ips_are_exclusive_and_released() {
+    let s = TestServer::start();
+    let svc = |name: &str, node_port: u16| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  type: NodePort\n  clusterIP: 10.43.7.7\n  selector: {{app: x}}\n  ports:\n  - port: 80\n    nodePort: {node_port}\n"
+        )
+    };
+    s.ok(&["create", "-f", path_str(&s.manifest("a.yaml", &svc("a", 30080)))]);
+    let err = s.fails(&["create", "-f", path_str(&s.manifest("b.yaml", &svc("b", 30081)))]);
+    assert!(err.contains("provided IP is already allocated"), "{err}");
+    let err =
+        s.fails(&["create", "-f", path_str(&s.manifest("c.yaml", &svc("c", 30080).replace("10.43.7.7", "10.43.7.8")))]);
+    assert!(err.contains("provided port is already allocated"), "{err}");
+    let err =
+        s.fails(&["create", "-f", path_str(&s.manifest("d.yaml", &svc("d", 30082).replace("10.43.7.7", "10.44.0.1")))]);
+    assert!(err.contains("not in the valid range"), "{err}");
+    s.ok(&["delete", "service", "a"]);
+    // Released: both values can be taken again.
+    s.ok(&["create", "-f", path_str(&s.manifest("e.yaml", &svc("e", 30080)))]);
+    let e = s.get_json(&["service", "e"]);
+    assert_eq!(e["spec"]["clusterIP"], "10.43.7.7");
+    assert_eq!(e["spec"]["ports"][0]["nodePort"], 30080);
+}
+
+#[test]
+fn terminating_namespace_refuses_new_content() {
+    let s = TestServer::start();
+    // A finalizer of our own keeps the namespace in Terminating whatever else runs.
+    let f = s.manifest(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: going\n  finalizers: [example.com/hold]\n",
+    );
+    s.ok(&["create", "-f", path_str(&f)]);
+    s.ok(&["delete", "namespace", "going", "--wait=false"]);
+    assert_eq!(s.get_json(&["namespace", "going"])["status"]["phase"], "Terminating");
+    let err = s.fails(&["create", "configmap", "late", "-n", "going"]);
+    assert!(err.contains("unable to create new content in namespace going because it is being terminated"), "{err}");
+    s.ok(&["patch", "namespace", "going", "--type=json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers"}]"#]);
 }

@@ -14,6 +14,7 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub port: u16,
     extra_args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 pub fn free_port() -> u16 {
@@ -26,12 +27,19 @@ impl TestServer {
     }
 
     pub fn start_with(extra: &[&str]) -> TestServer {
+        Self::start_configured(extra, "", &[])
+    }
+
+    /// Starts with extra flags, a configuration file and environment variables.
+    pub fn start_configured(extra: &[&str], config: &str, env: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("config.yaml"), config).expect("write config");
         let mut server = TestServer {
             child: None,
             dir,
             port: free_port(),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         };
         server.spawn();
         server
@@ -68,6 +76,7 @@ impl TestServer {
             .arg(self.kubeconfig())
             .args(&self.extra_args)
             .env_remove("K3RS_CONFIG_FILE")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
