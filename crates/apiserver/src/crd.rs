@@ -36,7 +36,7 @@ pub fn build_registry(crds: BTreeMap<String, Value>) -> Registry {
     }
     let mut schemas = builtin.definitions().clone();
     for crd in crds.values() {
-        let (crd_defs, crd_schemas) = k3rs_api::crd::resources_for(crd);
+        let (crd_defs, crd_schemas) = k3rs_api::crd::resources_for(crd, &builtin);
         let taken = crd_defs.iter().any(|d| defs.iter().any(|b| b.group == d.group && b.plural == d.plural));
         if taken {
             warn!(crd = meta::name(crd), "CRD names a resource the server already serves; ignored");

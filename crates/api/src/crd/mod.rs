@@ -15,16 +15,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::openapi::v3::{crd_definition_name, crd_schema_definitions};
 use crate::resource::{ResourceDef, Subresource, VERBS_ALL};
-use crate::schema::REF_PREFIX;
+use crate::schema::Catalog;
 pub use strategy::CustomResourceStrategy;
-
-/// `com.example.stable.v1.CronTab` for group `stable.example.com`: upstream's
-/// definition naming for custom resources.
-pub fn definition_name(group: &str, version: &str, kind: &str) -> String {
-    let reversed: Vec<&str> = group.split('.').rev().collect();
-    format!("{}.{version}.{kind}", reversed.join("."))
-}
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
@@ -54,43 +48,10 @@ pub fn storage_version(crd: &Value) -> Option<String> {
         .map(String::from)
 }
 
-/// The component schema of one version of a custom resource, as the catalog holds it.
-pub fn version_schema(crd: &Value, version: &Value) -> Value {
-    let group = str_at(crd, "/spec/group");
-    let kind = str_at(crd, "/spec/names/kind");
-    let name = version.get("name").and_then(Value::as_str).unwrap_or("");
-    let mut schema = version
-        .pointer("/schema/openAPIV3Schema")
-        .cloned()
-        .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
-    if !schema.is_object() {
-        schema = json!({"type": "object"});
-    }
-    let props = schema.as_object_mut().expect("object").entry("properties").or_insert_with(|| json!({}));
-    if let Some(p) = props.as_object_mut() {
-        p.insert(
-            "apiVersion".into(),
-            json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}),
-        );
-        p.insert(
-            "kind".into(),
-            json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}),
-        );
-        p.insert(
-            "metadata".into(),
-            json!({
-                "allOf": [{"$ref": format!("{REF_PREFIX}io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")}],
-                "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
-            }),
-        );
-    }
-    schema["x-kubernetes-group-version-kind"] = json!([{"group": group, "version": name, "kind": kind}]);
-    schema
-}
-
 /// The resources one CRD makes the server serve (one per served version), with the
-/// component schemas they reference: `(defs, [(definition name, schema)])`.
-pub fn resources_for(crd: &Value) -> (Vec<ResourceDef>, Vec<(String, Value)>) {
+/// component schemas they reference: `(defs, [(definition name, schema)])`. The
+/// schemas' `$ref`s (ObjectMeta, ListMeta) point into `catalog`.
+pub fn resources_for(crd: &Value, catalog: &Catalog) -> (Vec<ResourceDef>, Vec<(String, Value)>) {
     let group = str_at(crd, "/spec/group").to_string();
     let plural = str_at(crd, "/spec/names/plural").to_string();
     let kind = str_at(crd, "/spec/names/kind").to_string();
@@ -113,8 +74,10 @@ pub fn resources_for(crd: &Value) -> (Vec<ResourceDef>, Vec<(String, Value)>) {
             continue;
         }
         let version = v.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let def_name = definition_name(&group, &version, &kind);
-        schemas.push((def_name.clone(), version_schema(crd, v)));
+        let def_name = crd_definition_name(&group, &version, &kind);
+        let Ok(version_schemas) = crd_schema_definitions(catalog, crd, &version) else { continue };
+        let kind_schema = version_schemas.get(&def_name).cloned().unwrap_or_else(|| json!({"type": "object"}));
+        schemas.extend(version_schemas);
         let mut subresources = Vec::new();
         if v.pointer("/subresources/status").is_some() {
             subresources.push(Subresource::new("status", &group, &version, &kind, &["get", "patch", "update"]));
@@ -122,7 +85,7 @@ pub fn resources_for(crd: &Value) -> (Vec<ResourceDef>, Vec<(String, Value)>) {
         if v.pointer("/subresources/scale").is_some() {
             subresources.push(Subresource::new("scale", "autoscaling", "v1", "Scale", &["get", "patch", "update"]));
         }
-        let strategy = CustomResourceStrategy::new(crd, v, &storage);
+        let strategy = CustomResourceStrategy::new(v, &group, &storage, kind_schema);
         defs.push(ResourceDef {
             group: group.clone(),
             version: version.clone(),
@@ -169,13 +132,15 @@ mod tests {
 
     #[test]
     fn crd_becomes_resources() {
-        let (defs, schemas) = resources_for(&sample_crd());
+        let catalog = crate::schema::generate(&crate::kinds::builtin());
+        let (defs, schemas) = resources_for(&sample_crd(), &catalog);
         assert_eq!(defs.len(), 1);
         let d = &defs[0];
         assert_eq!((d.plural.as_str(), d.kind.as_str(), d.namespaced), ("crontabs", "CronTab", true));
         assert_eq!(d.storage_resource, "stable.example.com/crontabs");
         assert!(d.has_subresource("status") && d.has_subresource("scale"));
-        assert_eq!(schemas[0].0, "com.example.stable.v1.CronTab");
+        assert!(schemas.iter().any(|(name, _)| name == "com.example.stable.v1.CronTab"));
+        assert!(schemas.iter().any(|(name, _)| name == "com.example.stable.v1.CronTabList"));
         assert_eq!(d.strategy.scale_paths().unwrap().spec_replicas, "/spec/replicas");
         let cols: Vec<&str> = d.strategy.columns().iter().map(|c| c.name).collect();
         assert_eq!(cols, vec!["Spec", "Age"]);

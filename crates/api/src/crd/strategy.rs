@@ -37,9 +37,9 @@ fn pointer_of(json_path: &str) -> String {
 }
 
 impl CustomResourceStrategy {
-    pub fn new(crd: &Value, version: &Value, storage_version: &str) -> Self {
-        let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("");
-        let schema = super::version_schema(crd, version);
+    /// The rules of one served `version` (its entry in the CRD's `spec.versions`),
+    /// whose kind schema is `schema` (as the catalog holds it).
+    pub fn new(version: &Value, group: &str, storage_version: &str, schema: Value) -> Self {
         let scale = version.pointer("/subresources/scale").map(|s| ScalePaths {
             spec_replicas: pointer_of(s.get("specReplicasPath").and_then(Value::as_str).unwrap_or(".spec.replicas")),
             status_replicas: pointer_of(
