@@ -21,6 +21,7 @@ pub mod logs;
 pub mod mounts;
 mod runtime;
 pub mod sandbox;
+pub mod testing;
 
 pub use container::{
     AttachSession, ContainerConfig, ContainerExit, ContainerFilter, ContainerState, ContainerStatus, ExecConfig,

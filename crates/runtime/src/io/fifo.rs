@@ -7,7 +7,6 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Creates a FIFO (mode 0600); an existing one is reused.
@@ -35,6 +34,7 @@ pub(crate) fn open_read_write(path: &Path) -> io::Result<File> {
 /// Makes reads on a file descriptor block again.
 #[cfg(test)]
 pub(crate) fn set_blocking(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
     // SAFETY: fcntl on an open descriptor we own.
     unsafe {
