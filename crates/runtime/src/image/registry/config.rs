@@ -29,6 +29,10 @@ pub struct RegistriesConfig {
     pub mirrors: BTreeMap<String, Mirror>,
     #[serde(default)]
     pub configs: BTreeMap<String, HostConfig>,
+    /// Never fall back to the registry itself, only its mirrors (K3s'
+    /// `--disable-default-registry-endpoint`; not read from the file).
+    #[serde(skip)]
+    pub disable_default_endpoint: bool,
 }
 
 /// The mirrors of one registry.
@@ -134,6 +138,9 @@ impl RegistriesConfig {
             .filter_map(|e| parse_endpoint(e).ok())
             .map(|(url, host)| RegistryEndpoint { url, host, mirror: true })
             .collect();
+        if self.disable_default_endpoint {
+            return endpoints;
+        }
         let default = if registry == "docker.io" { "https://registry-1.docker.io".to_string() } else { format!("https://{registry}") };
         if !endpoints.iter().any(|e| e.url == default) {
             let host = default.trim_start_matches("https://").to_string();
@@ -223,6 +230,9 @@ configs:
         assert_eq!(urls, vec!["http://127.0.0.1:5000", "https://mirror.local", "https://registry-1.docker.io"]);
         let other: Vec<String> = config.endpoints("quay.io").into_iter().map(|e| e.url).collect();
         assert_eq!(other, vec!["https://fallback.local", "https://quay.io"]);
+        let mirrors_only = RegistriesConfig { disable_default_endpoint: true, ..config.clone() };
+        assert_eq!(mirrors_only.endpoints("docker.io").len(), 2);
+        assert!(RegistriesConfig { disable_default_endpoint: true, ..Default::default() }.endpoints("x.io").is_empty());
         assert_eq!(RegistriesConfig::default().endpoints("ghcr.io")[0].host, "ghcr.io");
     }
 

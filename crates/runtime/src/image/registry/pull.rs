@@ -30,7 +30,15 @@ pub(crate) async fn pull(
 ) -> Result<ImageSummary> {
     let image = ImageRef::parse(reference)?;
     let mut failures = Vec::new();
-    for endpoint in config.endpoints(&image.registry) {
+    let endpoints = config.endpoints(&image.registry);
+    if endpoints.is_empty() {
+        return Err(RuntimeError::Registry {
+            image: image.to_string(),
+            endpoint: "none".into(),
+            reason: "no mirror is configured and the default endpoint is disabled".into(),
+        });
+    }
+    for endpoint in endpoints {
         match pull_from(containerd, snapshotter, config, &image, &endpoint, credentials).await {
             Ok(summary) => return Ok(summary),
             Err(reason) => {
