@@ -81,7 +81,11 @@ pub async fn run(args: RuntimeArgs) -> anyhow::Result<()> {
         }
         None => {
             let missing = missing_tools();
-            anyhow::ensure!(missing.is_empty(), "missing: {} (install containerd, runc and busybox-static)", missing.join(", "));
+            anyhow::ensure!(
+                missing.is_empty(),
+                "missing: {} (install containerd, runc and busybox-static)",
+                missing.join(", ")
+            );
             let env = TestEnvironment::start().await.context("starting a private containerd")?;
             let runtime = env.runtime.clone();
             environment = Some(env);

@@ -125,7 +125,8 @@ impl Runtime {
     /// Stops watching containers (log pumps, exit monitors) and, if k3rs started containerd,
     /// stops it. Containers keep running; a new [`Runtime::start`] re-adopts them.
     pub async fn close(&self) {
-        let live: Vec<_> = self.inner.live.lock().map(|mut live| live.drain().map(|(_, l)| l).collect()).unwrap_or_default();
+        let live: Vec<_> =
+            self.inner.live.lock().map(|mut live| live.drain().map(|(_, l)| l).collect()).unwrap_or_default();
         for entry in live {
             entry.detach();
         }

@@ -37,10 +37,15 @@ pub struct TestEnvironment {
 impl TestEnvironment {
     /// Starts containerd in a fresh temporary directory. Callers check [`missing_tools`] first.
     pub async fn start() -> Result<TestEnvironment> {
-        let dir = tempfile::Builder::new().prefix("k3rs-rt-").tempdir_in("/tmp").map_err(|e| RuntimeError::io("create temp dir", "/tmp", e))?.keep();
+        let dir = tempfile::Builder::new()
+            .prefix("k3rs-rt-")
+            .tempdir_in("/tmp")
+            .map_err(|e| RuntimeError::io("create temp dir", "/tmp", e))?
+            .keep();
         let daemon = DaemonConfig::under(&dir);
         let mut config = RuntimeConfig::new(Endpoint::Managed(daemon), dir.join("run"));
-        config.cgroup_parent = format!("/k3rs-test-{}", dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        config.cgroup_parent =
+            format!("/k3rs-test-{}", dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         match Runtime::start(config.clone()).await {
             Ok(runtime) => Ok(TestEnvironment { dir, config, runtime }),
             Err(err) => {

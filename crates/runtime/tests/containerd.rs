@@ -61,7 +61,12 @@ async fn run_to_completion_with_logs_env_and_exit_codes() {
     let sandbox_config = pod("logs");
     let sandbox = rt.create_sandbox(sandbox_config.clone()).await.unwrap();
 
-    let mut config = container(&env, &sandbox_config, "main", "echo hello; echo oops >&2; echo \"FOO=$FOO\"; hostname; printf bye > /dev/termination-log; exit 3");
+    let mut config = container(
+        &env,
+        &sandbox_config,
+        "main",
+        "echo hello; echo oops >&2; echo \"FOO=$FOO\"; hostname; printf bye > /dev/termination-log; exit 3",
+    );
     config.env = vec![("FOO".into(), "bar".into())];
     let log_path = config.log_path.clone();
     let id = rt.create_container(&sandbox.id, config).await.unwrap();
@@ -77,7 +82,9 @@ async fn run_to_completion_with_logs_env_and_exit_codes() {
     let text = read_all(log_path.clone(), LogReadOptions::default()).await;
     assert!(text.contains("FOO=bar\n"), "{text}");
     assert!(text.contains("logs\n"), "hostname is the pod's: {text}");
-    let stderr_only = read_all(log_path, LogReadOptions { stream: Some(k3rs_runtime::logs::Stream::Stderr), ..Default::default() }).await;
+    let stderr_only =
+        read_all(log_path, LogReadOptions { stream: Some(k3rs_runtime::logs::Stream::Stderr), ..Default::default() })
+            .await;
     assert_eq!(stderr_only, "oops\n");
 
     let status = rt.container_status(&id).await.unwrap();
@@ -141,7 +148,14 @@ async fn exec_attach_and_tty() {
     let id = rt.create_container(&sandbox.id, config).await.unwrap();
     rt.start_container(&id).await.unwrap();
 
-    let output = rt.exec_sync(&id, vec!["sh".into(), "-c".into(), "echo out; echo err >&2; exit 7".into()], Duration::from_secs(10)).await.unwrap();
+    let output = rt
+        .exec_sync(
+            &id,
+            vec!["sh".into(), "-c".into(), "echo out; echo err >&2; exit 7".into()],
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
     assert_eq!(output.exit_code, 7);
     assert_eq!(output.stdout, b"out\n");
     assert_eq!(output.stderr, b"err\n");
@@ -149,7 +163,11 @@ async fn exec_attach_and_tty() {
     assert!(matches!(slow, Err(k3rs_runtime::RuntimeError::Timeout(_))), "{slow:?}");
 
     // Interactive exec: stdin in, stdout out.
-    let exec = k3rs_runtime::ExecConfig { command: vec!["sh".into(), "-c".into(), "read line; echo got:$line".into()], stdin: true, ..Default::default() };
+    let exec = k3rs_runtime::ExecConfig {
+        command: vec!["sh".into(), "-c".into(), "read line; echo got:$line".into()],
+        stdin: true,
+        ..Default::default()
+    };
     let mut session = rt.exec(&id, exec).await.unwrap();
     session.stdin.as_mut().unwrap().write_all(b"ping\n").await.unwrap();
     let mut out = String::new();
@@ -158,7 +176,11 @@ async fn exec_attach_and_tty() {
     assert_eq!(session.handle.wait().await.unwrap(), 0);
 
     // Terminal exec: one stream, resizable.
-    let exec = k3rs_runtime::ExecConfig { command: vec!["sh".into(), "-c".into(), "sleep 0.3; stty size".into()], tty: true, ..Default::default() };
+    let exec = k3rs_runtime::ExecConfig {
+        command: vec!["sh".into(), "-c".into(), "sleep 0.3; stty size".into()],
+        tty: true,
+        ..Default::default()
+    };
     let mut session = rt.exec(&id, exec).await.unwrap();
     assert!(session.stderr.is_none());
     session.handle.resize(100, 40).await.unwrap();
@@ -182,7 +204,8 @@ async fn stop_with_grace_period_then_sigkill() {
     let rt = &env.runtime;
     let sandbox_config = pod("stop");
     let sandbox = rt.create_sandbox(sandbox_config.clone()).await.unwrap();
-    let polite = container(&env, &sandbox_config, "polite", "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done");
+    let polite =
+        container(&env, &sandbox_config, "polite", "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done");
     let polite_log = polite.log_path.clone();
     let polite = rt.create_container(&sandbox.id, polite).await.unwrap();
     // As PID 1 without a handler, the shell ignores SIGTERM: only SIGKILL stops it.
@@ -216,7 +239,8 @@ async fn memory_limit_gets_oom_killed() {
     let sandbox_config = pod("oom");
     let sandbox = rt.create_sandbox(sandbox_config.clone()).await.unwrap();
     // Command substitution keeps the whole output in the shell's memory.
-    let mut config = container(&env, &sandbox_config, "hog", "x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo survived");
+    let mut config =
+        container(&env, &sandbox_config, "hog", "x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo survived");
     config.resources.memory_limit_bytes = Some(32 << 20);
     let id = rt.create_container(&sandbox.id, config).await.unwrap();
     rt.start_container(&id).await.unwrap();
@@ -233,7 +257,8 @@ async fn restarted_agent_readopts_running_containers() {
     env.import_busybox(IMAGE).await.unwrap();
     let sandbox_config = pod("adopt");
     let sandbox = env.runtime.create_sandbox(sandbox_config.clone()).await.unwrap();
-    let mut config = container(&env, &sandbox_config, "ticker", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done");
+    let mut config =
+        container(&env, &sandbox_config, "ticker", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done");
     config.restart_count = 2;
     let log_path = config.log_path.clone();
     let id = env.runtime.create_container(&sandbox.id, config).await.unwrap();
@@ -269,7 +294,8 @@ async fn sandbox_shares_namespaces_and_cleans_up() {
     let rt = &env.runtime;
     let mut sandbox_config = pod("shared");
     sandbox_config.share_pid = true;
-    sandbox_config.hosts = vec![k3rs_runtime::sandbox::HostEntry { ip: "10.0.0.9".into(), hostnames: vec!["shared".into()] }];
+    sandbox_config.hosts =
+        vec![k3rs_runtime::sandbox::HostEntry { ip: "10.0.0.9".into(), hostnames: vec!["shared".into()] }];
     let sandbox = rt.create_sandbox(sandbox_config.clone()).await.unwrap();
     let netns = sandbox.netns.clone().unwrap();
     assert!(k3rs_runtime::mounts::is_mount_point(&netns).unwrap());

@@ -58,11 +58,17 @@ impl Registry {
             );
             return respond(StatusCode::UNAUTHORIZED, &[("www-authenticate", challenge)], Vec::new());
         }
-        let manifest = [format!("/v2/library/busybox/manifests/latest"), format!("/v2/library/busybox/manifests/{}", self.image.manifest_digest)];
+        let manifest = [
+            "/v2/library/busybox/manifests/latest".to_string(),
+            format!("/v2/library/busybox/manifests/{}", self.image.manifest_digest),
+        ];
         if manifest.iter().any(|p| p == path) {
             return respond(
                 StatusCode::OK,
-                &[("content-type", "application/vnd.oci.image.manifest.v1+json".to_string()), ("docker-content-digest", self.image.manifest_digest.clone())],
+                &[
+                    ("content-type", "application/vnd.oci.image.manifest.v1+json".to_string()),
+                    ("docker-content-digest", self.image.manifest_digest.clone()),
+                ],
                 self.image.manifest_bytes.clone(),
             );
         }
@@ -106,9 +112,11 @@ async fn pull_through_a_mirror_with_token_auth() {
         eprintln!("skipping: {} not available (install containerd, runc and busybox-static)", missing.join(", "));
         return;
     }
-    let image = tokio::task::spawn_blocking(|| ImageBuilder::busybox("docker.io/library/busybox:latest").unwrap().build().unwrap())
-        .await
-        .unwrap();
+    let image = tokio::task::spawn_blocking(|| {
+        ImageBuilder::busybox("docker.io/library/busybox:latest").unwrap().build().unwrap()
+    })
+    .await
+    .unwrap();
     let manifest_digest = image.manifest_digest.clone();
     let port = serve(image).await;
     let env = TestEnvironment::start().await.unwrap();
@@ -134,7 +142,13 @@ async fn pull_through_a_mirror_with_token_auth() {
     assert!(rt.image_present("docker.io/library/busybox").await.unwrap().is_some());
 
     // Run it.
-    let sandbox_config = SandboxConfig { name: "pulled".into(), namespace: "default".into(), uid: "u1".into(), hostname: "pulled".into(), ..Default::default() };
+    let sandbox_config = SandboxConfig {
+        name: "pulled".into(),
+        namespace: "default".into(),
+        uid: "u1".into(),
+        hostname: "pulled".into(),
+        ..Default::default()
+    };
     let sandbox = rt.create_sandbox(sandbox_config).await.unwrap();
     let log_path = env.log_dir().join("pulled.log");
     let container = ContainerConfig {
@@ -150,7 +164,8 @@ async fn pull_through_a_mirror_with_token_auth() {
     assert!(std::fs::read_to_string(&log_path).unwrap().contains("from the registry"));
 
     // Wrong credentials from a pull secret take precedence and fail; no registry for the tag fails.
-    let wrong = [Credentials { registry: format!("127.0.0.1:{port}"), username: "alice".into(), password: "nope".into() }];
+    let wrong =
+        [Credentials { registry: format!("127.0.0.1:{port}"), username: "alice".into(), password: "nope".into() }];
     rt.remove_image("busybox").await.unwrap();
     let err = rt.pull_image("busybox", &wrong).await.unwrap_err().to_string();
     assert!(err.contains("token request"), "{err}");

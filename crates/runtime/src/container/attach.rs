@@ -52,12 +52,16 @@ impl AttachSession {
 impl Runtime {
     /// Attaches to a running container.
     pub async fn attach(&self, container_id: &str) -> Result<AttachSession> {
-        let live = self
-            .live(container_id)
-            .ok_or_else(|| RuntimeError::InvalidState { id: container_id.to_string(), reason: "is not running".into() })?;
+        let live = self.live(container_id).ok_or_else(|| RuntimeError::InvalidState {
+            id: container_id.to_string(),
+            reason: "is not running".into(),
+        })?;
         let output = live
             .output()
-            .ok_or_else(|| RuntimeError::InvalidState { id: container_id.to_string(), reason: "its output is not available".into() })?
+            .ok_or_else(|| RuntimeError::InvalidState {
+                id: container_id.to_string(),
+                reason: "its output is not available".into(),
+            })?
             .subscribe();
         let stdin = match &live.stdin {
             Some(file) => {
@@ -72,8 +76,12 @@ impl Runtime {
     /// Resizes the terminal of a container's main process.
     pub async fn resize_container_tty(&self, container_id: &str, width: u16, height: u16) -> Result<()> {
         let containerd = self.containerd();
-        let request =
-            ResizePtyRequest { container_id: container_id.to_string(), exec_id: String::new(), width: width.into(), height: height.into() };
+        let request = ResizePtyRequest {
+            container_id: container_id.to_string(),
+            exec_id: String::new(),
+            width: width.into(),
+            height: height.into(),
+        };
         containerd.tasks().resize_pty(containerd.request(request)).await.op("resize terminal")?;
         Ok(())
     }

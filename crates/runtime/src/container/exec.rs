@@ -78,7 +78,8 @@ impl ExecHandle {
     /// Closes the process's stdin (as dropping the stdin pipe does).
     pub async fn close_stdin(&self) -> Result<()> {
         let containerd = self.runtime.containerd();
-        let request = CloseIoRequest { container_id: self.container_id.clone(), exec_id: self.exec_id.clone(), stdin: true };
+        let request =
+            CloseIoRequest { container_id: self.container_id.clone(), exec_id: self.exec_id.clone(), stdin: true };
         containerd.tasks().close_io(containerd.request(request)).await.op("close exec stdin")?;
         Ok(())
     }
@@ -86,8 +87,12 @@ impl ExecHandle {
     /// Sends a signal to the process.
     pub async fn kill(&self, signal: i32) -> Result<()> {
         let containerd = self.runtime.containerd();
-        let request =
-            KillRequest { container_id: self.container_id.clone(), exec_id: self.exec_id.clone(), signal: signal as u32, all: false };
+        let request = KillRequest {
+            container_id: self.container_id.clone(),
+            exec_id: self.exec_id.clone(),
+            signal: signal as u32,
+            all: false,
+        };
         match containerd.tasks().kill(containerd.request(request)).await {
             Ok(_) => Ok(()),
             Err(status) if is_not_found(&status) || status.message().contains("process already finished") => Ok(()),
@@ -115,8 +120,9 @@ impl Runtime {
         }
         let container = self.get_container(container_id).await?;
         let spec_json = container.spec.map(|s| s.value).unwrap_or_default();
-        let spec: oci_spec::runtime::Spec = serde_json::from_slice(&spec_json)
-            .map_err(|e| RuntimeError::InvalidState { id: container_id.to_string(), reason: format!("unreadable spec: {e}") })?;
+        let spec: oci_spec::runtime::Spec = serde_json::from_slice(&spec_json).map_err(|e| {
+            RuntimeError::InvalidState { id: container_id.to_string(), reason: format!("unreadable spec: {e}") }
+        })?;
         let mut process = spec.process().clone().unwrap_or_default();
         process.set_args(Some(exec.command.clone()));
         process.set_terminal(Some(exec.tty));
@@ -125,7 +131,8 @@ impl Runtime {
             env.extend(exec.env.iter().map(|(k, v)| format!("{k}={v}")));
             process.set_env(Some(env));
         }
-        let process_json = serde_json::to_vec(&process).map_err(|e| RuntimeError::InvalidConfig(format!("encoding exec spec: {e}")))?;
+        let process_json = serde_json::to_vec(&process)
+            .map_err(|e| RuntimeError::InvalidConfig(format!("encoding exec spec: {e}")))?;
 
         let exec_id = format!("exec-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         let dir = self.run_dir().join("containers").join(container_id).join(&exec_id);
@@ -147,8 +154,14 @@ impl Runtime {
             })
             .await?
         };
-        let path = |name: &str, on: bool| if on { dir.join(name).to_string_lossy().into_owned() } else { String::new() };
-        let handle = ExecHandle { runtime: self.clone(), container_id: container_id.to_string(), exec_id: exec_id.clone(), dir: dir.clone() };
+        let path =
+            |name: &str, on: bool| if on { dir.join(name).to_string_lossy().into_owned() } else { String::new() };
+        let handle = ExecHandle {
+            runtime: self.clone(),
+            container_id: container_id.to_string(),
+            exec_id: exec_id.clone(),
+            dir: dir.clone(),
+        };
         let containerd = self.containerd();
         let request = ExecProcessRequest {
             container_id: container_id.to_string(),

@@ -94,7 +94,9 @@ impl Runtime {
     pub(crate) async fn get_container(&self, id: &str) -> Result<Container> {
         let containerd = self.containerd();
         match containerd.containers().get(containerd.request(GetContainerRequest { id: id.to_string() })).await {
-            Ok(response) => response.into_inner().container.ok_or_else(|| RuntimeError::ContainerNotFound(id.to_string())),
+            Ok(response) => {
+                response.into_inner().container.ok_or_else(|| RuntimeError::ContainerNotFound(id.to_string()))
+            }
             Err(status) if is_not_found(&status) => Err(RuntimeError::ContainerNotFound(id.to_string())),
             Err(status) => Err(RuntimeError::Containerd { op: "get container", status }),
         }
@@ -105,7 +107,11 @@ impl Runtime {
         let containerd = self.containerd();
         let paths = labels.keys().map(|k| format!("labels.{k}")).collect();
         let request = UpdateContainerRequest {
-            container: Some(Container { id: id.to_string(), labels: labels.into_iter().collect(), ..Default::default() }),
+            container: Some(Container {
+                id: id.to_string(),
+                labels: labels.into_iter().collect(),
+                ..Default::default()
+            }),
             update_mask: Some(prost_types::FieldMask { paths }),
         };
         containerd.containers().update(containerd.request(request)).await.op("update container")?;
@@ -179,8 +185,13 @@ impl Runtime {
             parent: image.chain_id.clone(),
             labels: HashMap::new(),
         };
-        let mounts =
-            containerd.snapshots().prepare(containerd.leased_request(prepare, lease)).await.op("prepare snapshot")?.into_inner().mounts;
+        let mounts = containerd
+            .snapshots()
+            .prepare(containerd.leased_request(prepare, lease))
+            .await
+            .op("prepare snapshot")?
+            .into_inner()
+            .mounts;
 
         let defaults = image.config.config.clone();
         let image_user = defaults.as_ref().and_then(|d| d.user.clone()).unwrap_or_default();
@@ -191,8 +202,13 @@ impl Runtime {
         } else {
             IdFiles::default()
         };
-        let user =
-            user::resolve(security.run_as_user, security.run_as_group, &security.supplemental_groups, &image_user, &files)?;
+        let user = user::resolve(
+            security.run_as_user,
+            security.run_as_group,
+            &security.supplemental_groups,
+            &image_user,
+            &files,
+        )?;
         let spec = build(&SpecInputs {
             config,
             image: defaults.as_ref(),
@@ -202,7 +218,8 @@ impl Runtime {
             cgroups_path: self.container_cgroup(&sandbox.id, id),
             cgroup_v2: crate::cgroups::is_v2(),
         })?;
-        let spec_json = serde_json::to_vec(&spec).map_err(|e| RuntimeError::InvalidConfig(format!("encoding spec: {e}")))?;
+        let spec_json =
+            serde_json::to_vec(&spec).map_err(|e| RuntimeError::InvalidConfig(format!("encoding spec: {e}")))?;
 
         let stop_signal = config
             .stop_signal
@@ -285,20 +302,30 @@ impl Runtime {
         let (live, exit_tx, pump_done) = match io.into_live(id, tty) {
             Ok(parts) => parts,
             Err(err) => {
-                let _ = containerd.tasks().delete(containerd.request(DeleteTaskRequest { container_id: id.to_string() })).await;
+                let _ = containerd
+                    .tasks()
+                    .delete(containerd.request(DeleteTaskRequest { container_id: id.to_string() }))
+                    .await;
                 return Err(err);
             }
         };
-        let started = containerd.tasks().start(containerd.request(StartRequest { container_id: id.to_string(), exec_id: String::new() })).await;
+        let started = containerd
+            .tasks()
+            .start(containerd.request(StartRequest { container_id: id.to_string(), exec_id: String::new() }))
+            .await;
         let pid = match started {
             Ok(response) => response.into_inner().pid,
             Err(status) => {
                 live.detach();
-                let _ = containerd.tasks().delete(containerd.request(DeleteTaskRequest { container_id: id.to_string() })).await;
+                let _ = containerd
+                    .tasks()
+                    .delete(containerd.request(DeleteTaskRequest { container_id: id.to_string() }))
+                    .await;
                 return Err(RuntimeError::Containerd { op: "start task", status });
             }
         };
-        self.set_labels(id, BTreeMap::from([(labels::STARTED_AT.to_string(), jiff::Timestamp::now().to_string())])).await?;
+        self.set_labels(id, BTreeMap::from([(labels::STARTED_AT.to_string(), jiff::Timestamp::now().to_string())]))
+            .await?;
         let sandbox_id = labels.get(labels::SANDBOX_ID).cloned().unwrap_or_default();
         self.watch(id, live, self.container_cgroup(&sandbox_id, id), pump_done, exit_tx);
         Ok(pid)
@@ -339,7 +366,10 @@ impl Runtime {
             }
         }
         let status = self.container_status(id).await?;
-        status.exit.ok_or_else(|| RuntimeError::InvalidState { id: id.to_string(), reason: "not running and no exit recorded".into() })
+        status.exit.ok_or_else(|| RuntimeError::InvalidState {
+            id: id.to_string(),
+            reason: "not running and no exit recorded".into(),
+        })
     }
 
     /// Stops a container: its stop signal, then SIGKILL after `grace`. Returns the exit.
@@ -350,7 +380,12 @@ impl Runtime {
             return self.wait_container(id).await;
         };
         if live.exit.borrow().is_none() {
-            let signal = container.labels.get(labels::STOP_SIGNAL).map(|s| signal_number(s)).transpose()?.unwrap_or(libc::SIGTERM);
+            let signal = container
+                .labels
+                .get(labels::STOP_SIGNAL)
+                .map(|s| signal_number(s))
+                .transpose()?
+                .unwrap_or(libc::SIGTERM);
             let mut exit = live.exit.clone();
             let signalled = if grace.is_zero() { Ok(false) } else { self.kill(id, signal, false).await.map(|()| true) };
             let stopped = match signalled? {
@@ -393,10 +428,19 @@ impl Runtime {
             }
         }
         // A task left behind (created but never started, or not watched): kill and delete it.
-        if containerd.tasks().get(containerd.request(GetRequest { container_id: id.to_string(), exec_id: String::new() })).await.is_ok() {
+        if containerd
+            .tasks()
+            .get(containerd.request(GetRequest { container_id: id.to_string(), exec_id: String::new() }))
+            .await
+            .is_ok()
+        {
             self.kill(id, libc::SIGKILL, true).await?;
             let _ = tokio::time::timeout(Duration::from_secs(10), super::monitor::wait_task(containerd, id)).await;
-            match containerd.tasks().delete(containerd.request(DeleteTaskRequest { container_id: id.to_string() })).await {
+            match containerd
+                .tasks()
+                .delete(containerd.request(DeleteTaskRequest { container_id: id.to_string() }))
+                .await
+            {
                 Ok(_) => {}
                 Err(status) if is_not_found(&status) => {}
                 Err(status) => return Err(RuntimeError::Containerd { op: "delete task", status }),
@@ -435,7 +479,11 @@ impl Runtime {
     pub async fn container_status(&self, id: &str) -> Result<ContainerStatus> {
         let container = self.get_container(id).await?;
         let containerd = self.containerd();
-        let task = match containerd.tasks().get(containerd.request(GetRequest { container_id: id.to_string(), exec_id: String::new() })).await {
+        let task = match containerd
+            .tasks()
+            .get(containerd.request(GetRequest { container_id: id.to_string(), exec_id: String::new() }))
+            .await
+        {
             Ok(response) => response.into_inner().process,
             Err(status) if is_not_found(&status) => None,
             Err(status) => return Err(RuntimeError::Containerd { op: "get task", status }),
@@ -448,8 +496,20 @@ impl Runtime {
     pub async fn list_containers(&self, filter: &ContainerFilter) -> Result<Vec<ContainerStatus>> {
         let containerd = self.containerd();
         let request = ListContainersRequest { filters: vec![filter.containerd_filter()] };
-        let containers = containerd.containers().list(containerd.request(request)).await.op("list containers")?.into_inner().containers;
-        let tasks = containerd.tasks().list(containerd.request(ListTasksRequest { filter: String::new() })).await.op("list tasks")?.into_inner().tasks;
+        let containers = containerd
+            .containers()
+            .list(containerd.request(request))
+            .await
+            .op("list containers")?
+            .into_inner()
+            .containers;
+        let tasks = containerd
+            .tasks()
+            .list(containerd.request(ListTasksRequest { filter: String::new() }))
+            .await
+            .op("list tasks")?
+            .into_inner()
+            .tasks;
         let tasks: HashMap<String, _> = tasks.into_iter().map(|t| (t.id.clone(), t)).collect();
         let mut statuses = Vec::with_capacity(containers.len());
         for container in containers {
@@ -477,7 +537,8 @@ impl Runtime {
             let Some(task) = task else { continue };
             if task.status == TaskStatus::Created as i32 {
                 self.kill(&id, libc::SIGKILL, true).await?;
-                let _ = containerd.tasks().delete(containerd.request(DeleteTaskRequest { container_id: id.clone() })).await;
+                let _ =
+                    containerd.tasks().delete(containerd.request(DeleteTaskRequest { container_id: id.clone() })).await;
                 continue;
             }
             let tty = status.labels.get(labels::TTY).is_some_and(|v| v == "true");
@@ -505,7 +566,8 @@ impl Runtime {
 /// read-only at `scratch` for a moment.
 fn read_id_files(mounts: &[containerd_client::types::Mount], scratch: &Path) -> Result<IdFiles> {
     std::fs::create_dir_all(scratch).map_err(|e| RuntimeError::io("create directory", scratch, e))?;
-    crate::mounts::mount_snapshot_read_only(mounts, scratch).map_err(|e| RuntimeError::io("mount root file system", scratch, e))?;
+    crate::mounts::mount_snapshot_read_only(mounts, scratch)
+        .map_err(|e| RuntimeError::io("mount root file system", scratch, e))?;
     let files = IdFiles {
         passwd: std::fs::read_to_string(scratch.join("etc/passwd")).unwrap_or_default(),
         group: std::fs::read_to_string(scratch.join("etc/group")).unwrap_or_default(),
@@ -514,6 +576,9 @@ fn read_id_files(mounts: &[containerd_client::types::Mount], scratch: &Path) -> 
     let _ = std::fs::remove_dir(scratch);
     Ok(files)
 }
+
+/// A live container, the sender of its exit, and the "log pump done" signal.
+type Watched = (Live, watch::Sender<Option<ContainerExit>>, Option<watch::Receiver<bool>>);
 
 /// The FIFOs of a container's main process, opened, with its log writer.
 struct ContainerIo {
@@ -528,7 +593,14 @@ struct ContainerIo {
 
 impl ContainerIo {
     /// Creates (when `create`) and opens the FIFOs in `dir`.
-    fn open(dir: &Path, tty: bool, stdin: bool, log_path: &Path, rotation: crate::logs::LogRotation, create: bool) -> Result<ContainerIo> {
+    fn open(
+        dir: &Path,
+        tty: bool,
+        stdin: bool,
+        log_path: &Path,
+        rotation: crate::logs::LogRotation,
+        create: bool,
+    ) -> Result<ContainerIo> {
         let path = |name: &str| dir.join(name);
         let make = |p: &Path| -> Result<()> {
             if create { fifo::mkfifo(p).map_err(|e| RuntimeError::io("mkfifo", p, e)) } else { Ok(()) }
@@ -565,12 +637,9 @@ impl ContainerIo {
     }
 
     /// Starts the log pump.
-    fn into_live(
-        self,
-        id: &str,
-        tty: bool,
-    ) -> Result<(Live, watch::Sender<Option<ContainerExit>>, Option<watch::Receiver<bool>>)> {
-        let pump = Pump::start(id, self.stdout, self.stderr, self.writer).map_err(|e| RuntimeError::io("start log pump", "", e))?;
+    fn into_live(self, id: &str, tty: bool) -> Result<Watched> {
+        let pump = Pump::start(id, self.stdout, self.stderr, self.writer)
+            .map_err(|e| RuntimeError::io("start log pump", "", e))?;
         let done = pump.done.clone();
         let (exit_tx, exit) = watch::channel(None);
         let live = Live { exit, pump: Some(pump), stdin: self.stdin.map(Arc::new), tty, monitor: Mutex::new(None) };
@@ -583,7 +652,11 @@ pub fn signal_number(signal: &str) -> Result<i32> {
     let name = signal.trim().to_ascii_uppercase();
     let name = name.strip_prefix("SIG").unwrap_or(&name);
     if let Ok(number) = name.parse::<i32>() {
-        return if (1..=64).contains(&number) { Ok(number) } else { Err(RuntimeError::InvalidConfig(format!("invalid signal {signal:?}"))) };
+        return if (1..=64).contains(&number) {
+            Ok(number)
+        } else {
+            Err(RuntimeError::InvalidConfig(format!("invalid signal {signal:?}")))
+        };
     }
     let number = match name {
         "HUP" => libc::SIGHUP,
@@ -605,7 +678,11 @@ pub fn signal_number(signal: &str) -> Result<i32> {
 }
 
 /// Builds a status from the containerd container, its task (if any) and its termination message.
-fn status_of(container: Container, task: Option<&containerd_client::types::v1::Process>, message: Option<String>) -> ContainerStatus {
+fn status_of(
+    container: Container,
+    task: Option<&containerd_client::types::v1::Process>,
+    message: Option<String>,
+) -> ContainerStatus {
     let labels = to_btree(container.labels);
     let get = |key: &str| labels.get(key).cloned().unwrap_or_default();
     let recorded = recorded_exit(&labels, message.clone());
@@ -622,7 +699,12 @@ fn status_of(container: Container, task: Option<&containerd_client::types::v1::P
                 .as_ref()
                 .and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok())
                 .unwrap_or_else(jiff::Timestamp::now);
-            let exit = ContainerExit { exit_code, finished_at, reason: super::status::ExitReason::for_exit(exit_code, false), message };
+            let exit = ContainerExit {
+                exit_code,
+                finished_at,
+                reason: super::status::ExitReason::for_exit(exit_code, false),
+                message,
+            };
             (ContainerState::Exited, None, Some(exit))
         }
         (None, Some(_)) => (ContainerState::Created, None, None),
@@ -654,7 +736,10 @@ mod tests {
     #[test]
     fn filters_quote_keys_and_values() {
         let filter = ContainerFilter { sandbox_id: Some("abc".into()), ..Default::default() };
-        assert_eq!(filter.containerd_filter(), r#"labels."io.k3rs.managed-by"=="k3rs",labels."io.k3rs.sandbox.id"=="abc""#);
+        assert_eq!(
+            filter.containerd_filter(),
+            r#"labels."io.k3rs.managed-by"=="k3rs",labels."io.k3rs.sandbox.id"=="abc""#
+        );
         assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
     }
 

@@ -68,7 +68,8 @@ impl OomWatch {
                         let mut stream = response.into_inner();
                         while let Some(Ok(envelope)) = stream.next().await {
                             let Some(event) = envelope.event else { continue };
-                            if let Ok(oom) = <containerd_client::events::TaskOom as prost::Message>::decode(&event.value[..])
+                            if let Ok(oom) =
+                                <containerd_client::events::TaskOom as prost::Message>::decode(&event.value[..])
                                 && let Ok(mut seen) = seen.lock()
                             {
                                 seen.insert(oom.container_id);
@@ -138,7 +139,9 @@ pub(crate) fn spawn_monitor(
         }
         let oom_from_cgroup = {
             let cgroup = cgroup.clone();
-            tokio::task::spawn_blocking(move || crate::cgroups::oom_kills(&cgroup).unwrap_or(0) > 0).await.unwrap_or(false)
+            tokio::task::spawn_blocking(move || crate::cgroups::oom_kills(&cgroup).unwrap_or(0) > 0)
+                .await
+                .unwrap_or(false)
         };
         // The OOM event may trail the exit slightly.
         let mut oom = oom_from_cgroup || runtime.inner.oom.take(&id);

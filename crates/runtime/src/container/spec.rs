@@ -179,8 +179,11 @@ pub(crate) fn capabilities(add: &[String], drop: &[String], privileged: bool) ->
     if privileged || is_all(add) {
         return ALL_CAPABILITIES.iter().map(|c| capability(c)).collect();
     }
-    let mut set: Capabilities =
-        if is_all(drop) { HashSet::new() } else { DEFAULT_CAPABILITIES.iter().map(|c| capability(c)).collect::<Result<_>>()? };
+    let mut set: Capabilities = if is_all(drop) {
+        HashSet::new()
+    } else {
+        DEFAULT_CAPABILITIES.iter().map(|c| capability(c)).collect::<Result<_>>()?
+    };
     for name in drop.iter().filter(|c| !c.eq_ignore_ascii_case("ALL")) {
         set.remove(&capability(name)?);
     }
@@ -215,7 +218,12 @@ fn default_mounts(privileged: bool) -> Result<Vec<Mount>> {
     Ok(vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
-        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        )?,
         mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
         mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", sys_mode])?,
         mount("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", "relatime", sys_mode])?,
@@ -226,10 +234,7 @@ fn process(inputs: &SpecInputs<'_>) -> Result<Process> {
     let config = inputs.config;
     let security = &config.security;
     if security.run_as_non_root && inputs.user.uid == 0 {
-        return Err(invalid(format!(
-            "container {:?} has runAsNonRoot and image will run as root",
-            config.name
-        )));
+        return Err(invalid(format!("container {:?} has runAsNonRoot and image will run as root", config.name)));
     }
     let cwd = config
         .working_dir
@@ -278,7 +283,12 @@ pub(crate) fn build(inputs: &SpecInputs<'_>) -> Result<Spec> {
     if !sandbox.config.host_ipc {
         user_mounts.push(bind_mount("/dev/shm", &sandbox.shm_path(), false, Propagation::Private)?);
     } else {
-        user_mounts.push(mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"])?);
+        user_mounts.push(mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?);
     }
     if config.mount_etc_files {
         user_mounts.push(bind_mount("/etc/hosts", &sandbox.hosts_path(), false, Propagation::Private)?);
@@ -374,7 +384,9 @@ pub(crate) fn build(inputs: &SpecInputs<'_>) -> Result<Spec> {
             .readonly_paths(READONLY_PATHS.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     }
     if !config.sysctls.is_empty() {
-        linux = linux.sysctl(config.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<std::collections::HashMap<_, _>>());
+        linux = linux.sysctl(
+            config.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<std::collections::HashMap<_, _>>(),
+        );
     }
 
     let mut spec = SpecBuilder::default()
@@ -447,7 +459,8 @@ mod tests {
 
     #[test]
     fn environment_merges_image_and_container() {
-        let config = ContainerConfig { env: vec![("A".into(), "pod".into()), ("B".into(), "1".into())], ..Default::default() };
+        let config =
+            ContainerConfig { env: vec![("A".into(), "pod".into()), ("B".into(), "1".into())], ..Default::default() };
         let env = environment(&config, Some(&image()), "pod-a");
         assert_eq!(env, vec!["PATH=/bin", "A=pod", "B=1", "HOSTNAME=pod-a"]);
         let env = environment(&ContainerConfig::default(), None, "");
@@ -521,11 +534,16 @@ mod tests {
     fn a_volume_replaces_a_default_mount() {
         let config = ContainerConfig {
             name: "c".into(),
-            mounts: vec![VolumeMount { container_path: "/dev/shm".into(), host_path: "/mem".into(), ..Default::default() }],
+            mounts: vec![VolumeMount {
+                container_path: "/dev/shm".into(),
+                host_path: "/mem".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let json = serde_json::to_value(spec_for(&config).unwrap()).unwrap();
-        let shm: Vec<_> = json["mounts"].as_array().unwrap().iter().filter(|m| m["destination"] == "/dev/shm").collect();
+        let shm: Vec<_> =
+            json["mounts"].as_array().unwrap().iter().filter(|m| m["destination"] == "/dev/shm").collect();
         assert_eq!(shm.len(), 1);
         assert_eq!(shm[0]["source"], "/mem");
     }

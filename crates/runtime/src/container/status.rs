@@ -117,7 +117,10 @@ pub(crate) fn recorded_exit(labels: &BTreeMap<String, String>, message: Option<S
     Some(ContainerExit {
         exit_code,
         finished_at: timestamp_label(labels, labels::FINISHED_AT).unwrap_or(Timestamp::UNIX_EPOCH),
-        reason: labels.get(labels::REASON).and_then(|r| ExitReason::parse(r)).unwrap_or(ExitReason::for_exit(exit_code, false)),
+        reason: labels
+            .get(labels::REASON)
+            .and_then(|r| ExitReason::parse(r))
+            .unwrap_or(ExitReason::for_exit(exit_code, false)),
         message,
     })
 }

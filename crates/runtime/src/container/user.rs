@@ -47,7 +47,11 @@ struct PasswdEntry<'a> {
 fn passwd_entries(passwd: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
     passwd.lines().filter_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
-        Some(PasswdEntry { name: fields.first()?, uid: fields.get(2)?.parse().ok()?, gid: fields.get(3)?.parse().ok()? })
+        Some(PasswdEntry {
+            name: fields.first()?,
+            uid: fields.get(2)?.parse().ok()?,
+            gid: fields.get(3)?.parse().ok()?,
+        })
     })
 }
 

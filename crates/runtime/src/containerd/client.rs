@@ -30,10 +30,10 @@ impl Containerd {
     /// Connects to the containerd socket at `socket` and checks that it answers.
     pub async fn connect(socket: &Path, namespace: &str) -> Result<Self> {
         let connection = Self::connect_lazy(socket, namespace)?;
-        connection.version().await.map_err(|err| RuntimeError::Connect {
-            path: socket.to_path_buf(),
-            reason: err.to_string(),
-        })?;
+        connection
+            .version()
+            .await
+            .map_err(|err| RuntimeError::Connect { path: socket.to_path_buf(), reason: err.to_string() })?;
         Ok(connection)
     }
 

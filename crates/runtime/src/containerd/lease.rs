@@ -19,13 +19,21 @@ impl Lease {
         let id = format!("k3rs-{purpose}-{}", uuid::Uuid::new_v4().simple());
         let expire = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
         let labels = HashMap::from([("containerd.io/gc.expire".to_string(), expire.to_string())]);
-        containerd.leases().create(containerd.request(CreateRequest { id: id.clone(), labels })).await.op("create lease")?;
+        containerd
+            .leases()
+            .create(containerd.request(CreateRequest { id: id.clone(), labels }))
+            .await
+            .op("create lease")?;
         Ok(Lease { id })
     }
 
     /// Deletes the lease; what it held is kept only if something else references it now.
     pub(crate) async fn release(self, containerd: &Containerd) -> Result<()> {
-        containerd.leases().delete(containerd.request(DeleteRequest { id: self.id, sync: false })).await.op("delete lease")?;
+        containerd
+            .leases()
+            .delete(containerd.request(DeleteRequest { id: self.id, sync: false }))
+            .await
+            .op("delete lease")?;
         Ok(())
     }
 }

@@ -172,7 +172,9 @@ async fn wait_until_serving(config: &DaemonConfig, mut child: Child) -> Result<C
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let log = tail_of(&config.log_path()).await;
-            return Err(RuntimeError::Daemon(format!("containerd exited at start ({status}); its log ends with:\n{log}")));
+            return Err(RuntimeError::Daemon(format!(
+                "containerd exited at start ({status}); its log ends with:\n{log}"
+            )));
         }
         if tokio::fs::metadata(&config.socket).await.is_ok() && client.version().await.is_ok() {
             return Ok(child);

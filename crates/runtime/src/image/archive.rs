@@ -97,9 +97,9 @@ pub(crate) fn open_decompressed(path: &Path, progress: &ImportProgress) -> Resul
     };
     Ok(match magic {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(reader).map_err(|e| format!("zstd: {e}"))?,
-        ),
+        [0x28, 0xb5, 0x2f, 0xfd] => {
+            Box::new(ruzstd::decoding::StreamingDecoder::new(reader).map_err(|e| format!("zstd: {e}"))?)
+        }
         _ => Box::new(reader),
     })
 }

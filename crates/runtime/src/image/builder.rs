@@ -93,7 +93,11 @@ impl Layer {
         }
         let mut layer = Layer::new()
             .host_file("bin/busybox", &binary, 0o755)
-            .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n", 0o644)
+            .file(
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+                0o644,
+            )
             .file("etc/group", "root:x:0:\nnogroup:x:65534:\n", 0o644)
             .dir("tmp", 0o1777)
             .dir("root", 0o700)
@@ -166,9 +170,10 @@ pub fn find_busybox() -> io::Result<PathBuf> {
         .map(|path| std::env::split_paths(&path).map(|dir| dir.join("busybox")).collect())
         .unwrap_or_default();
     candidates.extend([PathBuf::from("/bin/busybox"), PathBuf::from("/usr/bin/busybox")]);
-    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::NotFound, "busybox not found (install Debian's busybox-static)")
-    })
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "busybox not found (install Debian's busybox-static)"))
 }
 
 /// An image described in code.
@@ -326,7 +331,12 @@ impl ImageBuilder {
     }
 
     /// Builds the image and writes it as an archive at `path`.
-    pub fn write_archive(&self, path: &Path, format: ArchiveFormat, compression: Compression) -> io::Result<BuiltImage> {
+    pub fn write_archive(
+        &self,
+        path: &Path,
+        format: ArchiveFormat,
+        compression: Compression,
+    ) -> io::Result<BuiltImage> {
         let image = self.build()?;
         write_archive(&[&image], path, format, compression)?;
         Ok(image)
@@ -334,7 +344,12 @@ impl ImageBuilder {
 }
 
 /// Writes one or more built images into one archive.
-pub fn write_archive(images: &[&BuiltImage], path: &Path, format: ArchiveFormat, compression: Compression) -> io::Result<()> {
+pub fn write_archive(
+    images: &[&BuiltImage],
+    path: &Path,
+    format: ArchiveFormat,
+    compression: Compression,
+) -> io::Result<()> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut add = |name: &str, data: &[u8]| -> io::Result<()> {
         let mut header = tar::Header::new_gnu();
@@ -349,14 +364,16 @@ pub fn write_archive(images: &[&BuiltImage], path: &Path, format: ArchiveFormat,
         ArchiveFormat::Oci => {
             add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
             let mut written = BTreeSet::new();
-            let mut index = Index { schema_version: 2, media_type: Some(media::OCI_INDEX.to_string()), ..Default::default() };
+            let mut index =
+                Index { schema_version: 2, media_type: Some(media::OCI_INDEX.to_string()), ..Default::default() };
             for image in images {
                 for (digest, data) in image.blobs() {
                     if written.insert(digest.clone()) {
                         add(&format!("blobs/sha256/{}", hex(&digest)), &data)?;
                     }
                 }
-                let mut annotations = BTreeMap::from([(oci::ANNOTATION_CONTAINERD_NAME.to_string(), image.name.clone())]);
+                let mut annotations =
+                    BTreeMap::from([(oci::ANNOTATION_CONTAINERD_NAME.to_string(), image.name.clone())]);
                 if let Ok(reference) = super::ImageRef::parse(&image.name) {
                     annotations.insert(oci::ANNOTATION_REF_NAME.to_string(), reference.to_string());
                 }
@@ -406,9 +423,7 @@ pub fn compress(data: &[u8], compression: Compression) -> io::Result<Vec<u8>> {
             encoder.write_all(data)?;
             encoder.finish()
         }
-        Compression::Zstd => {
-            Ok(ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest))
-        }
+        Compression::Zstd => Ok(ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)),
     }
 }
 
@@ -440,11 +455,8 @@ mod tests {
 
     #[test]
     fn built_image_documents_agree() {
-        let image = ImageBuilder::new("k3rs.local/t:1")
-            .layer(Layer::new().file("x", "1", 0o644))
-            .cmd(&["/x"])
-            .build()
-            .unwrap();
+        let image =
+            ImageBuilder::new("k3rs.local/t:1").layer(Layer::new().file("x", "1", 0o644)).cmd(&["/x"]).build().unwrap();
         let config: ImageConfig = serde_json::from_slice(&image.config_bytes).unwrap();
         assert_eq!(config.rootfs.diff_ids.len(), 1);
         assert_eq!(image.manifest.config.digest, oci::sha256_digest(&image.config_bytes));

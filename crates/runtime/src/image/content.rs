@@ -109,8 +109,7 @@ pub(crate) async fn write_stream(
     };
     // The STAT answer says how much an earlier, interrupted write with this ref holds;
     // refs are unique here, so it is always zero.
-    let Some(_) = next_response(&mut responses).await?
-    else {
+    let Some(_) = next_response(&mut responses).await? else {
         return drain(chunks).await;
     };
     let mut offset = 0i64;
@@ -181,7 +180,8 @@ pub(crate) async fn set_labels(containerd: &Containerd, digest: &str, labels: Ha
 
 /// The labels that make a manifest keep its config and layers alive.
 pub(crate) fn manifest_gc_labels(manifest: &super::oci::Manifest) -> HashMap<String, String> {
-    let mut labels = HashMap::from([("containerd.io/gc.ref.content.config".to_string(), manifest.config.digest.clone())]);
+    let mut labels =
+        HashMap::from([("containerd.io/gc.ref.content.config".to_string(), manifest.config.digest.clone())]);
     for (i, layer) in manifest.layers.iter().enumerate() {
         labels.insert(format!("containerd.io/gc.ref.content.l.{i}"), layer.digest.clone());
     }

@@ -62,7 +62,9 @@ pub(crate) async fn import_archive(
         } else if let Some(manifest) = files.small.get("manifest.json") {
             docker_archive_images(containerd, &lease.id, &files, manifest).await?
         } else {
-            return Err(archive_error("neither an OCI layout (index.json) nor a docker archive (manifest.json)".into()));
+            return Err(archive_error(
+                "neither an OCI layout (index.json) nor a docker archive (manifest.json)".into(),
+            ));
         };
         if images.is_empty() {
             return Err(archive_error("the archive names no image".into()));
@@ -178,9 +180,9 @@ fn oci_layout_images(index: &[u8]) -> Result<Vec<(Vec<String>, Descriptor)>, Str
 /// Names from an index entry's annotations: containerd's full name, or the OCI ref name when
 /// it is a whole reference (a bare tag names no repository and is ignored).
 fn oci_entry_names(annotations: &std::collections::BTreeMap<String, String>) -> Vec<String> {
-    let candidate = annotations.get(oci::ANNOTATION_CONTAINERD_NAME).or_else(|| {
-        annotations.get(oci::ANNOTATION_REF_NAME).filter(|name| name.contains('/') || name.contains(':'))
-    });
+    let candidate = annotations
+        .get(oci::ANNOTATION_CONTAINERD_NAME)
+        .or_else(|| annotations.get(oci::ANNOTATION_REF_NAME).filter(|name| name.contains('/') || name.contains(':')));
     candidate.and_then(|name| ImageRef::parse(name).ok()).map(|r| vec![r.to_string()]).unwrap_or_default()
 }
 
@@ -206,7 +208,9 @@ async fn docker_archive_images(
         serde_json::from_slice(manifest_json).map_err(|e| invalid(format!("manifest.json: {e}")))?;
     let mut images = Vec::new();
     for entry in entries {
-        let file = |path: &str| files.stored.get(path).ok_or_else(|| invalid(format!("manifest.json names missing file {path}")));
+        let file = |path: &str| {
+            files.stored.get(path).ok_or_else(|| invalid(format!("manifest.json names missing file {path}")))
+        };
         let config = file(&entry.config)?;
         let mut layers = Vec::with_capacity(entry.layers.len());
         for layer in &entry.layers {
@@ -240,7 +244,10 @@ async fn docker_archive_images(
             .iter()
             .filter_map(|tag| ImageRef::parse(tag).ok().map(|r| r.to_string()))
             .collect();
-        images.push((names, Descriptor { media_type: media::OCI_MANIFEST.to_string(), digest, size, ..Default::default() }));
+        images.push((
+            names,
+            Descriptor { media_type: media::OCI_MANIFEST.to_string(), digest, size, ..Default::default() },
+        ));
     }
     Ok(images)
 }

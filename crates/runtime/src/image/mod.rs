@@ -7,8 +7,8 @@ pub(crate) mod content;
 mod import;
 pub mod oci;
 pub mod reference;
-pub mod registry;
 pub(crate) mod register;
+pub mod registry;
 
 pub(crate) mod store;
 mod unpack;

@@ -113,7 +113,9 @@ impl Index {
     /// The manifest for this machine's platform (entries without a platform match any).
     pub fn manifest_for(&self, host: &Platform) -> Option<&Descriptor> {
         self.manifests.iter().find(|d| d.platform.as_ref().is_some_and(|p| p.runs_on(host))).or_else(|| {
-            self.manifests.iter().find(|d| d.platform.is_none() && !d.media_type.is_empty() && !media::is_index(&d.media_type))
+            self.manifests
+                .iter()
+                .find(|d| d.platform.is_none() && !d.media_type.is_empty() && !media::is_index(&d.media_type))
         })
     }
 }

@@ -147,7 +147,9 @@ fn validate_tag(tag: &str) -> Result<(), String> {
 /// Checks `sha256:<64 hex>` (the only algorithm registries and containerd use in practice).
 pub(crate) fn validate_digest(digest: &str) -> Result<(), String> {
     match digest.split_once(':') {
-        Some(("sha256", hex)) if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) => {
+        Some(("sha256", hex))
+            if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) =>
+        {
             Ok(())
         }
         _ => Err(format!("invalid digest {digest:?} (expected sha256:<64 lowercase hex digits>)")),

@@ -59,10 +59,8 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     digest: &str,
 ) -> Result<T> {
     let bytes = content::read(containerd, digest).await?;
-    serde_json::from_slice(&bytes).map_err(|e| RuntimeError::InvalidImage {
-        image: image.to_string(),
-        reason: format!("document {digest}: {e}"),
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| RuntimeError::InvalidImage { image: image.to_string(), reason: format!("document {digest}: {e}") })
 }
 
 /// Follows an image target (index or manifest) down to this platform's manifest.
@@ -122,11 +120,16 @@ pub(crate) async fn resolve(containerd: &Containerd, name: &str) -> Result<Resol
 }
 
 /// The summary of an image if it is present (by any spelling of its reference).
-pub(crate) async fn present(containerd: &Containerd, snapshotter: &str, reference: &str) -> Result<Option<ImageSummary>> {
+pub(crate) async fn present(
+    containerd: &Containerd,
+    snapshotter: &str,
+    reference: &str,
+) -> Result<Option<ImageSummary>> {
     let name = ImageRef::parse(reference)?.to_string();
     match resolve(containerd, &name).await {
         Ok(resolved) => {
-            let unpacked = resolved.chain_id.is_empty() || snapshot_exists(containerd, snapshotter, &resolved.chain_id).await?;
+            let unpacked =
+                resolved.chain_id.is_empty() || snapshot_exists(containerd, snapshotter, &resolved.chain_id).await?;
             Ok(Some(resolved.summary(unpacked)))
         }
         Err(err) if err.is_not_found() => Ok(None),
@@ -147,8 +150,8 @@ pub(crate) async fn list(containerd: &Containerd, snapshotter: &str) -> Result<V
     for image in images {
         match resolve(containerd, &image.name).await {
             Ok(resolved) => {
-                let unpacked =
-                    resolved.chain_id.is_empty() || snapshot_exists(containerd, snapshotter, &resolved.chain_id).await?;
+                let unpacked = resolved.chain_id.is_empty()
+                    || snapshot_exists(containerd, snapshotter, &resolved.chain_id).await?;
                 summaries.push(resolved.summary(unpacked));
             }
             Err(err) => tracing::warn!(image = %image.name, %err, "skipping unreadable image"),

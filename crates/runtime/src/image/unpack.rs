@@ -69,8 +69,13 @@ async fn apply_layer(
         parent: parent.to_string(),
         labels: HashMap::new(),
     };
-    let mounts =
-        containerd.snapshots().prepare(containerd.leased_request(prepare, lease)).await.op("prepare snapshot")?.into_inner().mounts;
+    let mounts = containerd
+        .snapshots()
+        .prepare(containerd.leased_request(prepare, lease))
+        .await
+        .op("prepare snapshot")?
+        .into_inner()
+        .mounts;
     let result = async {
         let apply = ApplyRequest {
             diff: Some(containerd_client::types::Descriptor {
@@ -83,8 +88,13 @@ async fn apply_layer(
             payloads: HashMap::new(),
             sync_fs: false,
         };
-        let applied =
-            containerd.diff().apply(containerd.leased_request(apply, lease)).await.op("apply layer")?.into_inner().applied;
+        let applied = containerd
+            .diff()
+            .apply(containerd.leased_request(apply, lease))
+            .await
+            .op("apply layer")?
+            .into_inner()
+            .applied;
         let applied_digest = applied.map(|d| d.digest).unwrap_or_default();
         if applied_digest != diff_id {
             return Err(RuntimeError::InvalidImage {

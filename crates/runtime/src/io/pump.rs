@@ -107,7 +107,8 @@ impl Worker {
                 match self.streams[i].file.read(&mut buf) {
                     Ok(0) => finished.push(i),
                     Ok(n) => self.take(i, &buf[..n]),
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock || err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock || err.kind() == io::ErrorKind::Interrupted => {
+                    }
                     Err(err) => {
                         tracing::warn!(%err, "reading container output failed");
                         finished.push(i);

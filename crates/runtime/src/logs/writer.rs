@@ -110,7 +110,8 @@ mod tests {
         writer.write(Stream::Stdout, false, b"hello").unwrap();
         writer.write(Stream::Stderr, true, b"part").unwrap();
         let text = std::fs::read(&path).unwrap();
-        let lines: Vec<_> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| parse_line(l).unwrap()).collect();
+        let lines: Vec<_> =
+            text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| parse_line(l).unwrap()).collect();
         assert_eq!(lines.len(), 2);
         assert_eq!((lines[0].stream, lines[0].partial, &lines[0].content[..]), (Stream::Stdout, false, &b"hello"[..]));
         assert_eq!((lines[1].stream, lines[1].partial), (Stream::Stderr, true));
@@ -124,8 +125,10 @@ mod tests {
         for i in 0..40 {
             writer.write(Stream::Stdout, false, format!("line number {i:03}").as_bytes()).unwrap();
         }
-        let names: Vec<String> =
-            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(names.len(), 3, "{names:?}");
         assert!(names.contains(&"0.log".to_string()));
         assert!(std::fs::metadata(&path).unwrap().len() <= 200);

@@ -209,7 +209,7 @@ pub(crate) fn list(run_dir: &Path) -> Result<Vec<Sandbox>> {
             Err(err) => tracing::warn!(%id, %err, "skipping unreadable sandbox record"),
         }
     }
-    sandboxes.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    sandboxes.sort_by_key(|a| a.created_at);
     Ok(sandboxes)
 }
 

@@ -154,7 +154,11 @@ fn host_of(url: &str) -> Option<String> {
 }
 
 impl RegistryClient {
-    pub(crate) fn new(base: &str, host: Option<&HostConfig>, credentials: Option<(String, String)>) -> Result<Self, String> {
+    pub(crate) fn new(
+        base: &str,
+        host: Option<&HostConfig>,
+        credentials: Option<(String, String)>,
+    ) -> Result<Self, String> {
         let tls = tls_config(host.and_then(|h| h.tls.as_ref()))?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -217,10 +221,9 @@ impl RegistryClient {
 
     async fn authenticate(&mut self, challenge: Challenge) -> Result<(), String> {
         use base64::Engine as _;
-        let basic = self
-            .credentials
-            .as_ref()
-            .map(|(user, password)| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))));
+        let basic = self.credentials.as_ref().map(|(user, password)| {
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+        });
         match challenge {
             Challenge::Basic => {
                 self.authorization = Some(basic.ok_or("the registry asks for credentials and none are configured")?);
@@ -235,13 +238,15 @@ impl RegistryClient {
                     query.push(format!("scope={}", encode(&scope)));
                 }
                 let separator = if realm.contains('?') { '&' } else { '?' };
-                let url = if query.is_empty() { realm.clone() } else { format!("{realm}{separator}{}", query.join("&")) };
+                let url =
+                    if query.is_empty() { realm.clone() } else { format!("{realm}{separator}{}", query.join("&")) };
                 let mut request = Request::get(&url);
                 if let Some(basic) = &basic {
                     request = request.header(header::AUTHORIZATION, basic);
                 }
                 let request = request.body(Empty::new()).map_err(|e| format!("token request: {e}"))?;
-                let response = self.client.request(request).await.map_err(|e| format!("token request to {realm}: {e}"))?;
+                let response =
+                    self.client.request(request).await.map_err(|e| format!("token request to {realm}: {e}"))?;
                 let status = response.status();
                 let body = read_body(response, MAX_TOKEN_RESPONSE).await?;
                 if !status.is_success() {
@@ -291,7 +296,10 @@ pub(crate) async fn read_body(response: Response<Incoming>, limit: usize) -> Res
 
 /// The content type of a response, without parameters.
 pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
 }
 
 #[cfg(test)]

@@ -141,7 +141,11 @@ impl RegistriesConfig {
         if self.disable_default_endpoint {
             return endpoints;
         }
-        let default = if registry == "docker.io" { "https://registry-1.docker.io".to_string() } else { format!("https://{registry}") };
+        let default = if registry == "docker.io" {
+            "https://registry-1.docker.io".to_string()
+        } else {
+            format!("https://{registry}")
+        };
         if !endpoints.iter().any(|e| e.url == default) {
             let host = default.trim_start_matches("https://").to_string();
             endpoints.push(RegistryEndpoint { url: default, host, mirror: false });
@@ -251,7 +255,9 @@ configs:
     #[test]
     fn bad_files_are_errors_and_empty_is_fine() {
         assert_eq!(RegistriesConfig::parse("").unwrap(), RegistriesConfig::default());
-        assert!(RegistriesConfig::parse("mirrors:\n  x:\n    endpoint: [\"ftp://a\"]\n").unwrap_err().contains("scheme"));
+        assert!(
+            RegistriesConfig::parse("mirrors:\n  x:\n    endpoint: [\"ftp://a\"]\n").unwrap_err().contains("scheme")
+        );
         assert!(RegistriesConfig::parse("mirrors: [").is_err());
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(RegistriesConfig::load(&dir.path().join("none.yaml")).unwrap(), RegistriesConfig::default());

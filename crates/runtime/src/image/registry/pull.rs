@@ -18,7 +18,8 @@ use crate::image::reference::ImageRef;
 use crate::image::register::register;
 use crate::image::store::ImageSummary;
 
-const MANIFEST_TYPES: &[&str] = &[media::OCI_INDEX, media::DOCKER_MANIFEST_LIST, media::OCI_MANIFEST, media::DOCKER_MANIFEST];
+const MANIFEST_TYPES: &[&str] =
+    &[media::OCI_INDEX, media::DOCKER_MANIFEST_LIST, media::OCI_MANIFEST, media::DOCKER_MANIFEST];
 
 /// Pulls `reference`, trying each endpoint until one serves it.
 pub(crate) async fn pull(
@@ -47,7 +48,11 @@ pub(crate) async fn pull(
             }
         }
     }
-    Err(RuntimeError::Registry { image: image.to_string(), endpoint: "every endpoint".into(), reason: failures.join("; ") })
+    Err(RuntimeError::Registry {
+        image: image.to_string(),
+        endpoint: "every endpoint".into(),
+        reason: failures.join("; "),
+    })
 }
 
 fn credentials_for(
@@ -58,9 +63,12 @@ fn credentials_for(
 ) -> Option<(String, String)> {
     let from_secret = credentials
         .iter()
-        .find(|c| c.registry == endpoint.host || (!endpoint.mirror && c.registry == image.registry) || c.registry.is_empty())
+        .find(|c| {
+            c.registry == endpoint.host || (!endpoint.mirror && c.registry == image.registry) || c.registry.is_empty()
+        })
         .map(|c| (c.username.clone(), c.password.clone()));
-    from_secret.or_else(|| config.host(&endpoint.host).and_then(|h| h.auth.as_ref()).and_then(|a| a.username_password()))
+    from_secret
+        .or_else(|| config.host(&endpoint.host).and_then(|h| h.auth.as_ref()).and_then(|a| a.username_password()))
 }
 
 async fn pull_from(
@@ -71,7 +79,8 @@ async fn pull_from(
     endpoint: &RegistryEndpoint,
     credentials: &[Credentials],
 ) -> Result<ImageSummary, String> {
-    let repository = if endpoint.mirror { config.rewrite(&image.registry, &image.repository) } else { image.repository.clone() };
+    let repository =
+        if endpoint.mirror { config.rewrite(&image.registry, &image.repository) } else { image.repository.clone() };
     let auth = credentials_for(config, image, endpoint, credentials);
     let mut client = RegistryClient::new(&endpoint.url, config.host(&endpoint.host), auth)?;
     let (target_bytes, target_type) = fetch_manifest(&mut client, &repository, image.manifest_reference()).await?;
@@ -81,19 +90,30 @@ async fn pull_from(
     {
         return Err(format!("manifest digest is {target_digest}, the reference asks for {digest}"));
     }
-    let target = Descriptor { media_type: target_type.clone(), digest: target_digest.clone(), size: target_bytes.len() as i64, ..Default::default() };
+    let target = Descriptor {
+        media_type: target_type.clone(),
+        digest: target_digest.clone(),
+        size: target_bytes.len() as i64,
+        ..Default::default()
+    };
     let lease = Lease::create(containerd, "pull").await.map_err(|e| e.to_string())?;
     let result = async {
-        content::write_bytes(containerd, &lease.id, &target_digest, target_bytes.clone()).await.map_err(|e| e.to_string())?;
+        content::write_bytes(containerd, &lease.id, &target_digest, target_bytes.clone())
+            .await
+            .map_err(|e| e.to_string())?;
         let manifest_bytes = if media::is_index(&target_type) {
             let index: Index = serde_json::from_slice(&target_bytes).map_err(|e| format!("index: {e}"))?;
             let host = Platform::host();
-            let chosen = index.manifest_for(&host).ok_or_else(|| format!("no manifest for {}/{}", host.os, host.architecture))?;
+            let chosen = index
+                .manifest_for(&host)
+                .ok_or_else(|| format!("no manifest for {}/{}", host.os, host.architecture))?;
             let (bytes, _) = fetch_manifest(&mut client, &repository, &chosen.digest).await?;
             if oci::sha256_digest(&bytes) != chosen.digest {
                 return Err(format!("manifest {} does not match its digest", chosen.digest));
             }
-            content::write_bytes(containerd, &lease.id, &chosen.digest, bytes.clone()).await.map_err(|e| e.to_string())?;
+            content::write_bytes(containerd, &lease.id, &chosen.digest, bytes.clone())
+                .await
+                .map_err(|e| e.to_string())?;
             bytes
         } else {
             target_bytes.clone()
@@ -113,7 +133,11 @@ async fn pull_from(
     result?.into_iter().next().ok_or_else(|| "nothing registered".to_string())
 }
 
-async fn fetch_manifest(client: &mut RegistryClient, repository: &str, reference: &str) -> Result<(Bytes, String), String> {
+async fn fetch_manifest(
+    client: &mut RegistryClient,
+    repository: &str,
+    reference: &str,
+) -> Result<(Bytes, String), String> {
     let response = client.get(&format!("{repository}/manifests/{reference}"), MANIFEST_TYPES).await?;
     let status = response.status();
     if status == StatusCode::NOT_FOUND {
