@@ -120,8 +120,14 @@ async fn import_formats_list_and_remove() {
         assert_eq!(imported[0].id, built.config_digest);
         assert!(rt.image_present(name).await.unwrap().is_some_and(|i| i.unpacked));
     }
-    // Importing again is harmless.
-    rt.import_images(&env.dir().join("oci.tar.gz"), None).await.unwrap();
+    // Importing again is harmless, also as the airgap directory at agent start.
+    let airgap = env.dir().join("images");
+    std::fs::create_dir_all(&airgap).unwrap();
+    std::fs::rename(env.dir().join("oci.tar.gz"), airgap.join("oci.tar.gz")).unwrap();
+    std::fs::write(airgap.join("notes.txt"), "ignored").unwrap();
+    let results = rt.import_images_dir(&airgap).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].1.as_ref().unwrap()[0].name, "k3rs.local/oci-gz:1");
     let names: Vec<String> = rt.list_images().await.unwrap().into_iter().map(|i| i.name).collect();
     assert_eq!(names, vec!["k3rs.local/docker-plain:1", "k3rs.local/docker-zst:1", "k3rs.local/oci-gz:1"]);
     rt.remove_image("k3rs.local/oci-gz:1").await.unwrap();
@@ -282,8 +288,15 @@ async fn restarted_agent_readopts_running_containers() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     let after = std::fs::read_to_string(&log_path).unwrap().lines().count();
     assert!(after > before, "{before} -> {after}");
+    let follow = LogReadOptions { follow: true, tail: Some(1), ..Default::default() };
+    let mut followed = rt.read_container_logs(&id, follow).await.unwrap();
+    let first = String::from_utf8(followed.recv().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(first.starts_with("tick "), "{first}");
     let exit = rt.stop_container(&id, Duration::from_secs(1)).await.unwrap();
     assert_eq!(exit.exit_code, 137);
+    // Following ends once the container has exited.
+    let drained = tokio::time::timeout(Duration::from_secs(10), async { while followed.recv().await.is_some() {} }).await;
+    assert!(drained.is_ok(), "following did not end after the container exited");
     env.cleanup().await;
 }
 

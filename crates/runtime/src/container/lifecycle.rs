@@ -521,6 +521,23 @@ impl Runtime {
         Ok(statuses)
     }
 
+    /// Reads a container's log file (see [`crate::logs::read_log`]). When following, the
+    /// stream ends once the container has exited and its last lines were read.
+    pub async fn read_container_logs(
+        &self,
+        id: &str,
+        options: crate::logs::LogReadOptions,
+    ) -> Result<tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>> {
+        let container = self.get_container(id).await?;
+        let log_path = PathBuf::from(container.labels.get(labels::LOG_PATH).cloned().unwrap_or_default());
+        let stop = match self.live(id).and_then(|live| live.pump.as_ref().map(|pump| pump.done.clone())) {
+            Some(done) => done,
+            // Not running: there is nothing more to wait for.
+            None => watch::channel(true).1,
+        };
+        Ok(crate::logs::read_log(log_path, options, Some(stop)))
+    }
+
     /// Re-adopts the containers of an earlier run: running ones get their log pump and exit
     /// monitor back; tasks that exited meanwhile have their exit recorded; tasks created but
     /// never started are deleted (the container can be started again).
