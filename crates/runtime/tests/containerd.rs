@@ -295,7 +295,8 @@ async fn restarted_agent_readopts_running_containers() {
     let exit = rt.stop_container(&id, Duration::from_secs(1)).await.unwrap();
     assert_eq!(exit.exit_code, 137);
     // Following ends once the container has exited.
-    let drained = tokio::time::timeout(Duration::from_secs(10), async { while followed.recv().await.is_some() {} }).await;
+    let drained =
+        tokio::time::timeout(Duration::from_secs(10), async { while followed.recv().await.is_some() {} }).await;
     assert!(drained.is_ok(), "following did not end after the container exited");
     env.cleanup().await;
 }

@@ -46,6 +46,15 @@ pub struct ContainerFilter {
     pub labels: BTreeMap<String, String>,
 }
 
+/// Refuses ids that containerd would refuse (and that could escape the run directory):
+/// alphanumeric runs joined by single `.`, `_` or `-`.
+fn check_id(id: &str) -> Result<()> {
+    let valid = !id.is_empty()
+        && id.len() <= 76
+        && id.split(['.', '_', '-']).all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
+    if valid { Ok(()) } else { Err(RuntimeError::ContainerNotFound(id.to_string())) }
+}
+
 /// A containerd filter string value, quoted.
 fn quote(value: &str) -> String {
     let mut out = String::from("\"");
@@ -92,6 +101,7 @@ impl Runtime {
     }
 
     pub(crate) async fn get_container(&self, id: &str) -> Result<Container> {
+        check_id(id)?;
         let containerd = self.containerd();
         match containerd.containers().get(containerd.request(GetContainerRequest { id: id.to_string() })).await {
             Ok(response) => {
@@ -415,6 +425,7 @@ impl Runtime {
     /// Removes a container: kills it if it runs, deletes its task, record, snapshot and
     /// FIFOs. The log file stays (the kubelet removes pod log directories).
     pub async fn remove_container(&self, id: &str) -> Result<()> {
+        check_id(id)?;
         let containerd = self.containerd();
         if let Some(live) = self.live(id) {
             if live.exit.borrow().is_none() {
@@ -758,6 +769,15 @@ mod tests {
             r#"labels."io.k3rs.managed-by"=="k3rs",labels."io.k3rs.sandbox.id"=="abc""#
         );
         assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+
+    #[test]
+    fn ids_that_could_escape_are_refused() {
+        assert!(check_id("0123abcd").is_ok());
+        assert!(check_id("a-b.c_d").is_ok());
+        for bad in ["", "..", "../x", "a/b", "a..b", "-a", "a b"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
