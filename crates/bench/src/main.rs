@@ -2,6 +2,7 @@
 //! Each subcommand is quick by default (a few seconds); flags make runs longer or heavier.
 
 mod api;
+mod runtime;
 mod stats;
 mod store;
 
@@ -20,6 +21,8 @@ enum Command {
     Store(store::StoreArgs),
     /// The API server through a real client: create/get/list/watch figures and memory.
     Api(api::ApiArgs),
+    /// The container runtime on a private containerd: sandbox, create and start latency.
+    Runtime(runtime::RuntimeArgs),
 }
 
 #[tokio::main]
@@ -27,5 +30,6 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Store(args) => store::run(args).await,
         Command::Api(args) => api::run(args).await,
+        Command::Runtime(args) => runtime::run(args).await,
     }
 }
