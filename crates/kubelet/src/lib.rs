@@ -1,0 +1,6 @@
+//! The kubelet of k3rs: runs the pods bound to this node through containerd
+//! and keeps them healthy with upstream Kubernetes' semantics (probes, hooks,
+//! restart policies and back-off), reporting status back to the API server.
+
+pub mod backoff;
+pub mod probe;
