@@ -3,5 +3,7 @@
 //! restart policies and back-off), reporting status back to the API server.
 
 pub mod backoff;
+pub mod downward;
+pub mod env;
 pub mod probe;
 pub mod status;
