@@ -7,3 +7,4 @@ pub mod downward;
 pub mod env;
 pub mod probe;
 pub mod status;
+pub mod volumes;
