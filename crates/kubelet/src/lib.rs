@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod downward;
 pub mod env;
+pub mod node;
 pub mod probe;
 pub mod status;
 pub mod volumes;
