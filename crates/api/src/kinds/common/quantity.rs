@@ -88,6 +88,17 @@ impl Quantity {
         div_ceil(self.nanos, NANOS_PER_UNIT)
     }
 
+    /// `self / divisor`, rounded up (how the downward API reports resources); `None`
+    /// for a zero divisor.
+    pub fn div_ceil(&self, divisor: &Quantity) -> Option<i128> {
+        if divisor.nanos == 0 {
+            return None;
+        }
+        let q = self.nanos / divisor.nanos;
+        let r = self.nanos % divisor.nanos;
+        Some(if r != 0 && (r > 0) == (divisor.nanos > 0) { q + 1 } else { q })
+    }
+
     pub fn is_negative(&self) -> bool {
         self.nanos < 0
     }
