@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use k3rs_kubelet::streaming::log_file::{LogSource, format_entry, read_log};
 use k3rs_kubelet::streaming::{
-    AccessPolicy, BackendError, ContainerRef, LogOptions, LogStream, PodRef, PortStream, ProcessIo,
-    StreamingBackend, StreamingServer, StreamingServerConfig, TerminalSize, tls_config,
+    AccessPolicy, BackendError, ContainerRef, LogOptions, LogStream, PodRef, PortStream, ProcessIo, StreamingBackend,
+    StreamingServer, StreamingServerConfig, TerminalSize, tls_config,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::watch;
@@ -225,7 +225,9 @@ impl Cluster {
     pub fn register_node(&self, name: &str, port: u16) {
         let manifest = self.server.manifest(
             &format!("node-{name}.yaml"),
-            &format!("apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n  labels:\n    kubernetes.io/hostname: {name}\n"),
+            &format!(
+                "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n  labels:\n    kubernetes.io/hostname: {name}\n"
+            ),
         );
         self.server.ok(&["create", "-f", super::path_str(&manifest)]);
         let status = serde_json::json!({"status": {
@@ -244,14 +246,18 @@ impl Cluster {
         }
         manifest.push_str("  containers:\n");
         for c in containers {
-            manifest.push_str(&format!("  - name: {c}\n    image: busybox\n    stdin: true\n    ports:\n    - containerPort: 80\n"));
+            manifest.push_str(&format!(
+                "  - name: {c}\n    image: busybox\n    stdin: true\n    ports:\n    - containerPort: 80\n"
+            ));
         }
         let path = self.server.manifest(&format!("pod-{name}.yaml"), &manifest);
         self.server.ok(&["create", "-f", super::path_str(&path)]);
         let statuses: Vec<_> = containers
             .iter()
-            .map(|c| serde_json::json!({"name": c, "image": "busybox", "imageID": "", "ready": true, "restartCount": 0,
-                "started": true, "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}}}))
+            .map(|c| {
+                serde_json::json!({"name": c, "image": "busybox", "imageID": "", "ready": true, "restartCount": 0,
+                "started": true, "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}}})
+            })
             .collect();
         let status = serde_json::json!({"status": {"phase": "Running", "containerStatuses": statuses}});
         self.server.ok(&["patch", "pod", name, "--subresource=status", "--type=merge", "-p", &status.to_string()]);

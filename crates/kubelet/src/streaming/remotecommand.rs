@@ -15,6 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::debug;
 
 use super::backend::{BackendError, ContainerRef, ProcessIo, StreamingBackend};
@@ -122,6 +124,9 @@ pub async fn serve_websocket<B, S>(
                 return;
             }
         }
+        // Clients treat anything but a normal closure (1000) as an error of the session.
+        let normal = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+        let _ = ws_out.send(Message::Close(Some(normal))).await;
         let _ = ws_out.close().await;
     });
 
