@@ -88,6 +88,16 @@ fn exec_over_websocket_and_spdy() {
         assert!(!out.status.success(), "{protocol}: {out:?}");
         assert!(text(&out.stderr).contains("/no/such/binary"), "{protocol}: {}", text(&out.stderr));
     }
+    // kubectl's request log (-v=7) shows which transport carried the session: WebSocket v5
+    // without falling back, or SPDY when WebSockets are turned off.
+    let out = run(c.server.kubectl_cmd(&["exec", "-v=7", "web", "--", "true"]), b"", WAIT);
+    let log = text(&out.stderr);
+    assert!(out.status.success() && log.contains("Sec-Websocket-Protocol: v5.channel.k8s.io"), "{log}");
+    assert!(!log.contains("X-Stream-Protocol-Version"), "fell back to SPDY: {log}");
+    let out = run(spdy(c.server.kubectl_cmd(&["exec", "-v=7", "web", "--", "true"])), b"", WAIT);
+    let log = text(&out.stderr);
+    assert!(out.status.success() && log.contains("X-Stream-Protocol-Version: v4.channel.k8s.io"), "{log}");
+
     let commands = c.node.commands.lock().unwrap().clone();
     assert_eq!(commands[0], vec!["sh", "-c", "echo out; echo err >&2"]);
 }
