@@ -39,7 +39,7 @@ pub enum Denial {
 impl AccessPolicy {
     pub fn check(&self, identity: Option<&ClientIdentity>, method: &http::Method, path: &str) -> Result<(), Denial> {
         let Some(id) = identity else { return Err(Denial::Unauthenticated) };
-        if self.users.iter().any(|u| *u == id.user) || id.groups.iter().any(|g| self.groups.contains(g)) {
+        if self.users.contains(&id.user) || id.groups.iter().any(|g| self.groups.contains(g)) {
             return Ok(());
         }
         let verb = if method == http::Method::GET { "get" } else { "create" };

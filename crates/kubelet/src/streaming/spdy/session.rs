@@ -44,8 +44,8 @@ pub enum Role {
 impl Role {
     fn owns_id(self, id: u32) -> bool {
         match self {
-            Role::Client => id % 2 == 1,
-            Role::Server => id % 2 == 0,
+            Role::Client => !id.is_multiple_of(2),
+            Role::Server => id.is_multiple_of(2),
         }
     }
 }
