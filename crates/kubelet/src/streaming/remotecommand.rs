@@ -22,7 +22,7 @@ use tracing::debug;
 use super::backend::{BackendError, ContainerRef, ProcessIo, StreamingBackend};
 use super::pipes::{ResizeDecoder, SessionEnds, close_stdin, feed_stdin, process_pipes, pump_output};
 use super::request::StreamFlags;
-use super::spdy::{Headers, Role, SpdyConnection, SpdyStream, StreamSender, rst};
+use super::spdy::{Role, SpdyConnection, SpdyStream, StreamSender, rst};
 use super::status;
 use super::websocket::channel::{self, ChannelProtocol};
 
@@ -369,9 +369,4 @@ async fn pump_to_stream(pipe: tokio::io::DuplexStream, sender: StreamSender) {
     })
     .await;
     let _ = sender.finish().await;
-}
-
-/// The headers a SPDY exec client puts on a stream (used by tests and tools).
-pub fn stream_headers(stream_type: &str) -> Headers {
-    Headers::new().with("streamtype", stream_type)
 }

@@ -170,7 +170,6 @@ impl SpdyStream {
 
 /// A running connection. Dropping it does not stop the tasks; call [`Self::close`].
 pub struct SpdyConnection {
-    role: Role,
     commands: mpsc::Sender<Command>,
     streams: Streams,
     next_id: AtomicU32,
@@ -199,7 +198,7 @@ impl SpdyConnection {
             let _ = done_tx.send(true);
         });
         let next_id = AtomicU32::new(if role == Role::Client { 1 } else { 2 });
-        Ok((SpdyConnection { role, commands, streams, next_id, reader_done, reader, writer }, incoming_rx))
+        Ok((SpdyConnection { commands, streams, next_id, reader_done, reader, writer }, incoming_rx))
     }
 
     /// Opens a stream and waits for the peer's SYN_REPLY.
@@ -226,10 +225,6 @@ impl SpdyConnection {
         let sender =
             StreamSender { id: stream_id, commands: self.commands.clone(), reset, streams: self.streams.clone() };
         Ok(SpdyStream { id: stream_id, headers, data: data_rx, sender })
-    }
-
-    pub fn role(&self) -> Role {
-        self.role
     }
 
     /// Resolves once the peer closed the connection (or it failed).
