@@ -61,6 +61,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .context("certificate task")?
         .context("loading or creating the cluster certificates")?;
     let tls = Arc::new(pki.server_tls_config().context("building the TLS configuration")?);
+    let kubelet_tls =
+        Arc::new(pki.kubelet_client_tls_config().context("building the TLS configuration towards kubelets")?);
 
     let store =
         Store::open_sqlite(db_dir.join("state.db"), StoreOptions::default()).await.context("opening the datastore")?;
@@ -73,6 +75,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             service_cidr,
             node_port_range,
             tls,
+            kubelet_tls: Some(kubelet_tls),
             max_body_bytes: MAX_BODY_BYTES,
             default_watch_timeout: Duration::from_secs(45 * 60),
             bookmark_interval: Duration::from_secs(60),

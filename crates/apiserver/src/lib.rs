@@ -7,6 +7,7 @@ mod bootstrap;
 mod crd;
 mod discovery;
 mod http;
+mod kubelet;
 mod managed_fields;
 mod objects;
 mod openapi;
@@ -115,6 +116,10 @@ async fn serve(state: Arc<AppState>, req: Request) -> Response {
             "k3rs serves OpenAPI v3 only (/openapi/v3); kubectl uses it for validation and explain",
         )),
         Route::Resource(info) => {
+            let mut req = req;
+            // Streaming subresources (exec, attach, port-forward) switch protocols; the
+            // pending upgrade travels with the request to the kubelet proxy.
+            let upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
             let (parts, body) = req.into_parts();
             let limit = state.options.max_body_bytes;
             let body = match axum::body::to_bytes(body, limit + 1).await {
@@ -129,7 +134,7 @@ async fn serve(state: Arc<AppState>, req: Request) -> Response {
                     return http::response::error(&ApiError::bad_request(format!("reading the request body: {msg}")));
                 }
             };
-            rest::handle(state, info, query.as_deref(), parts.headers, user, body).await
+            rest::handle(state, info, query.as_deref(), parts.headers, user, body, upgrade).await
         }
         Route::NotFound => not_found(),
     }

@@ -62,6 +62,9 @@ pub struct ServerOptions {
     pub service_cidr: Ipv4Cidr,
     pub node_port_range: RangeInclusive<u16>,
     pub tls: Arc<rustls::ServerConfig>,
+    /// The client configuration towards kubelets (server CA trusted, `system:kube-apiserver`
+    /// certificate); without it, logs/exec/attach/port-forward answer 503.
+    pub kubelet_tls: Option<Arc<rustls::ClientConfig>>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// How long a watch without `timeoutSeconds` stays open (upstream: 30–60 minutes).

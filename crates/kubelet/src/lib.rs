@@ -9,3 +9,4 @@ pub mod node;
 pub mod probe;
 pub mod status;
 pub mod volumes;
+pub mod streaming;

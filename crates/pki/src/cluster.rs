@@ -7,6 +7,8 @@
 //! - `service.key`: service-account token signing key.
 //! - `serving-kube-apiserver.crt/.key`: the API server's certificate.
 //! - `client-admin.crt/.key`: `CN=system:admin, O=system:masters`, used by the admin kubeconfig.
+//! - `client-kube-apiserver.crt/.key`: `CN=system:kube-apiserver`, the API server's identity
+//!   towards kubelets (logs, exec, attach, port-forward proxying).
 //!
 //! All I/O here is blocking; call it before starting the runtime or from `spawn_blocking`.
 
@@ -37,6 +39,11 @@ pub const CLIENT_CA: &str = "client-ca";
 pub const APISERVER_SERVING: &str = "serving-kube-apiserver";
 /// Stem of the admin client certificate files.
 pub const CLIENT_ADMIN: &str = "client-admin";
+/// Stem of the API server's client certificate for kubelets.
+pub const CLIENT_KUBE_APISERVER: &str = "client-kube-apiserver";
+/// The API server's user name towards kubelets; kubelets admit only this identity to their
+/// streaming endpoint.
+pub const KUBE_APISERVER_USER: &str = "system:kube-apiserver";
 /// Common name of the API server's serving certificate.
 pub const APISERVER_COMMON_NAME: &str = "kube-apiserver";
 /// The admin user.
@@ -52,6 +59,7 @@ pub struct ClusterPki {
     service_account: ServiceAccountKey,
     serving: IssuedCert,
     admin: IssuedCert,
+    kubelet_client: IssuedCert,
 }
 
 impl ClusterPki {
@@ -78,13 +86,21 @@ impl ClusterPki {
             usage: CertUsage::Client,
             validity: LEAF_VALIDITY,
         };
+        let kubelet_client_spec = LeafSpec {
+            common_name: KUBE_APISERVER_USER.to_string(),
+            organizations: Vec::new(),
+            sans: Default::default(),
+            usage: CertUsage::Client,
+            validity: LEAF_VALIDITY,
+        };
         ensure_private_dir(dir)?;
         let server_ca = CertificateAuthority::load_or_create(dir, SERVER_CA, now)?;
         let client_ca = CertificateAuthority::load_or_create(dir, CLIENT_CA, now)?;
         let service_account = ServiceAccountKey::load_or_create(dir)?;
         let serving = ensure_leaf(dir, APISERVER_SERVING, &server_ca, &serving_spec, now)?;
         let admin = ensure_leaf(dir, CLIENT_ADMIN, &client_ca, &admin_spec, now)?;
-        Ok(ClusterPki { dir: dir.to_path_buf(), server_ca, client_ca, service_account, serving, admin })
+        let kubelet_client = ensure_leaf(dir, CLIENT_KUBE_APISERVER, &client_ca, &kubelet_client_spec, now)?;
+        Ok(ClusterPki { dir: dir.to_path_buf(), server_ca, client_ca, service_account, serving, admin, kubelet_client })
     }
 
     /// The TLS directory.
@@ -125,6 +141,24 @@ impl ClusterPki {
     /// The admin client certificate and key (`system:admin`, `system:masters`).
     pub fn admin_client_cert(&self) -> &IssuedCert {
         &self.admin
+    }
+
+    /// The API server's client certificate towards kubelets (`system:kube-apiserver`).
+    pub fn kubelet_client_cert(&self) -> &IssuedCert {
+        &self.kubelet_client
+    }
+
+    /// The API server's client config towards kubelets: trusts the server CA (which signs
+    /// kubelet serving certificates), presents [`Self::kubelet_client_cert`], speaks HTTP/1.1
+    /// (the streaming protocols are HTTP/1.1 upgrades).
+    pub fn kubelet_client_tls_config(&self) -> Result<ClientConfig> {
+        let mut config = tls::client_tls_config(
+            self.server_ca.cert_pem(),
+            &self.kubelet_client.cert_pem,
+            &self.kubelet_client.key_pem,
+        )?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
     }
 
     /// Issues a client certificate (CN = user, O = group; at most one group, an rcgen limit)

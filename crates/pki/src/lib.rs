@@ -2,7 +2,8 @@
 //!
 //! At start the server calls [`ClusterPki::load_or_create`] on `<data-dir>/server/tls`. The
 //! first start creates a server CA and a client CA (10 years), a service-account key, the API
-//! server's serving certificate and the admin client certificate (1 year). Later starts reuse
+//! server's serving certificate, the admin client certificate and the API server's client
+//! certificate for kubelets (1 year). Later starts reuse
 //! them byte for byte, re-issuing only leaf certificates that no longer fit the options (a new
 //! `--tls-san`) or expire within 90 days.
 //!
@@ -26,7 +27,8 @@ mod validity;
 
 pub use check::{CertInfo, check_certificates};
 pub use cluster::{
-    ADMIN_USER, APISERVER_COMMON_NAME, APISERVER_SERVING, CLIENT_ADMIN, CLIENT_CA, ClusterPki, MASTERS_GROUP, SERVER_CA,
+    ADMIN_USER, APISERVER_COMMON_NAME, APISERVER_SERVING, CLIENT_ADMIN, CLIENT_CA, CLIENT_KUBE_APISERVER, ClusterPki,
+    KUBE_APISERVER_USER, MASTERS_GROUP, SERVER_CA,
 };
 pub use error::{PkiError, Result};
 pub use files::{CERTIFICATE_MODE, PRIVATE_KEY_MODE, write_file_atomic};

@@ -114,8 +114,9 @@ pub async fn handle(
     headers: HeaderMap,
     user: UserInfo,
     body: Bytes,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response {
-    match dispatch(state, info, raw_query, headers, user, body).await {
+    match dispatch(state, info, raw_query, headers, user, body, upgrade).await {
         Ok(resp) => resp,
         Err(err) => response::error(&err),
     }
@@ -128,6 +129,7 @@ async fn dispatch(
     headers: HeaderMap,
     user: UserInfo,
     body: Bytes,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, ApiError> {
     let registry = state.registry();
     let def = registry.lookup(&info.group, &info.version, &info.resource).ok_or_else(not_found_resource)?;
@@ -188,7 +190,10 @@ async fn dispatch(
         (Some("ephemeralcontainers"), Verb::Get) => read::get(&r).await,
         (Some("ephemeralcontainers"), Verb::Update) => write::update(&r).await,
         (Some("ephemeralcontainers"), Verb::Patch) => write::patch(&r).await,
-        (Some(sub @ ("log" | "exec" | "attach" | "portforward" | "proxy")), _) => pod::stream(&r, sub).await,
+        (Some("proxy"), _) => pod::proxy_unsupported(&r).await,
+        (Some(sub), _) if let Some(kind) = crate::kubelet::StreamKind::from_subresource(sub) => {
+            crate::kubelet::proxy(&r, kind, upgrade).await
+        }
         (Some(sub), verb) => Err(ApiError::method_not_allowed(format!(
             "{} is not supported on {}/{sub}",
             verb.as_str(),
