@@ -140,6 +140,7 @@ pub fn resources_for(crd: &Value) -> (Vec<ResourceDef>, Vec<(String, Value)>) {
             schema_name: Some(def_name),
             preferred: first_served,
             add_schema: None,
+            stored: true,
             strategy: Arc::new(strategy),
         });
         first_served = false;
