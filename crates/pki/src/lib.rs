@@ -9,16 +9,20 @@
 //! Everything is rustls + rcgen + x509-parser (ring); there is no OpenSSL.
 
 mod authority;
+pub mod bootstrap;
 pub mod check;
 mod cluster;
+pub mod csr;
 pub mod error;
 mod files;
 pub mod inspect;
+pub mod jwt;
 pub mod kubeconfig;
 mod leaf;
 pub mod options;
 mod pem;
 pub mod san;
+pub mod sealed;
 pub mod service_account;
 pub mod tls;
 pub mod token;
@@ -28,6 +32,7 @@ pub use check::{CertInfo, check_certificates};
 pub use cluster::{
     ADMIN_USER, APISERVER_COMMON_NAME, APISERVER_SERVING, CLIENT_ADMIN, CLIENT_CA, ClusterPki, MASTERS_GROUP, SERVER_CA,
 };
+pub use csr::{KeyAndCsr, generate_key_and_csr};
 pub use error::{PkiError, Result};
 pub use files::{CERTIFICATE_MODE, PRIVATE_KEY_MODE, write_file_atomic};
 pub use inspect::{CertSummary, peer_identity};
