@@ -4,6 +4,7 @@ mod cli;
 mod logging;
 mod netinfo;
 mod server;
+mod tokens;
 
 use clap::Parser;
 

@@ -74,6 +74,26 @@ pub struct ServerArgs {
     #[arg(long, env = "K3RS_DISABLE_AGENT")]
     pub disable_agent: bool,
 
+    /// Shared secret used to join a server or agent to a cluster (generated when not given)
+    #[arg(long, short = 't', env = "K3RS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// File containing the token
+    #[arg(long, env = "K3RS_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Shared secret used to join agents to the cluster, but not servers
+    #[arg(long, env = "K3RS_AGENT_TOKEN", hide_env_values = true)]
+    pub agent_token: Option<String>,
+
+    /// File containing the agent secret
+    #[arg(long, env = "K3RS_AGENT_TOKEN_FILE")]
+    pub agent_token_file: Option<PathBuf>,
+
+    /// Enable secret encryption at rest
+    #[arg(long, env = "K3RS_SECRETS_ENCRYPTION")]
+    pub secrets_encryption: bool,
+
     /// Log at debug level
     #[arg(long, env = "K3RS_DEBUG")]
     pub debug: bool,

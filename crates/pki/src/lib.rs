@@ -16,6 +16,7 @@ pub mod csr;
 pub mod error;
 mod files;
 pub mod inspect;
+pub mod join;
 pub mod jwt;
 pub mod kubeconfig;
 mod leaf;
