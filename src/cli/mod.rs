@@ -1,7 +1,11 @@
 //! Command-line interface. Every flag can also come from the environment
 //! (`K3RS_<FLAG>`) or from `/etc/rancher/k3rs/config.yaml` (keys are flag names).
 
+pub mod admin_client;
+pub mod certificate;
 pub mod config_file;
+pub mod secrets_encrypt;
+pub mod token;
 
 use std::path::PathBuf;
 
@@ -18,6 +22,15 @@ pub struct Cli {
 pub enum Command {
     /// Run the control plane (API server and datastore).
     Server(ServerArgs),
+    /// Manage bootstrap tokens
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Manage the cluster's certificates
+    #[command(subcommand)]
+    Certificate(certificate::CertificateCommand),
+    /// Control secrets encryption at rest
+    #[command(name = "secrets-encrypt", subcommand)]
+    SecretsEncrypt(secrets_encrypt::SecretsEncryptCommand),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -22,6 +22,7 @@ pub mod kubeconfig;
 mod leaf;
 pub mod options;
 mod pem;
+pub mod rotate;
 pub mod san;
 pub mod sealed;
 pub mod service_account;
