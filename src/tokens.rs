@@ -4,7 +4,7 @@
 //! the name K3s users know) so agents can be given it; `--agent-token` goes to
 //! `server/agent-token`. Blocking file I/O: call it off the async runtime's threads.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use k3rs_apiserver::JoinTokens;
@@ -42,7 +42,7 @@ fn for_this_cluster(token: &str, ca_hash: &str, user: &str, what: &str) -> anyho
     Ok(JoinToken { ca_hash: Some(ca_hash.to_string()), username: user.to_string(), secret: parsed.secret })
 }
 
-fn write_token(path: &PathBuf, token: &JoinToken) -> anyhow::Result<()> {
+fn write_token(path: &Path, token: &JoinToken) -> anyhow::Result<()> {
     k3rs_pki::write_file_atomic(path, format!("{token}\n").as_bytes(), TOKEN_MODE)
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -151,7 +151,7 @@ async fn used_by_pods(
     if r.name.is_empty() || !(readable || status_write) {
         return no_relationship(node);
     }
-    let used = pods_on_node(state, &r.namespace, node).await.iter().any(|p| uses(p).iter().any(|n| *n == r.name));
+    let used = pods_on_node(state, &r.namespace, node).await.iter().any(|p| uses(p).contains(&r.name));
     if used { Decision::Allow } else { no_relationship(node) }
 }
 
