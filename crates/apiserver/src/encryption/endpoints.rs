@@ -64,7 +64,11 @@ async fn rotate_keys(state: &AppState) -> Result<Response, ApiError> {
         .map_err(|e| ApiError::internal(format!("rotating the encryption key: {e}")))?;
     let rewritten = rewrite_secrets(state).await?;
     info!(key = %key, secrets = rewritten, "rotated the secrets encryption key and re-encrypted every Secret");
-    let mut body = serde_json::to_value(state.options.secrets_encryption.status()).unwrap_or_default();
+    let enc = state.options.secrets_encryption.clone();
+    let status = tokio::task::spawn_blocking(move || enc.status())
+        .await
+        .map_err(|e| ApiError::internal(format!("status task: {e}")))?;
+    let mut body = serde_json::to_value(status).unwrap_or_default();
     body["rewritten"] = json!(rewritten);
     Ok(response::json(StatusCode::OK, &body))
 }

@@ -10,7 +10,7 @@ pub const CONTROLLER_MANAGER_USER: &str = "system:kube-controller-manager";
 pub const SCHEDULER_USER: &str = "system:kube-scheduler";
 pub const PROXY_USER: &str = "system:kube-proxy";
 /// The API server's identity towards kubelets (logs, exec, port-forward).
-pub const APISERVER_KUBELET_USER: &str = "kube-apiserver";
+pub const APISERVER_KUBELET_USER: &str = "system:kube-apiserver";
 const KUBE_SYSTEM: &str = "kube-system";
 
 pub fn cluster_role_bindings() -> Vec<Value> {
