@@ -4,6 +4,7 @@ mod cli;
 mod logging;
 mod netinfo;
 mod server;
+mod tokens;
 
 use clap::Parser;
 
@@ -34,6 +35,19 @@ fn main() -> std::process::ExitCode {
                     std::process::ExitCode::FAILURE
                 }
             }
+        }
+        cli::Command::Token(cmd) => exit_code("token", cli::token::run(cmd)),
+        cli::Command::Certificate(cmd) => exit_code("certificate", cli::certificate::run(cmd)),
+        cli::Command::SecretsEncrypt(cmd) => exit_code("secrets-encrypt", cli::secrets_encrypt::run(cmd)),
+    }
+}
+
+fn exit_code(command: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("k3rs {command}: {e:#}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

@@ -63,6 +63,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let tls = Arc::new(pki.server_tls_config().context("building the TLS configuration")?);
     let kubelet_tls =
         Arc::new(pki.kubelet_client_tls_config().context("building the TLS configuration towards kubelets")?);
+    let identity = identity_options(&args, &server_dir, pki.token_ca_hash()).await?;
 
     let store =
         Store::open_sqlite(db_dir.join("state.db"), StoreOptions::default()).await.context("opening the datastore")?;
@@ -79,6 +80,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             max_body_bytes: MAX_BODY_BYTES,
             default_watch_timeout: Duration::from_secs(45 * 60),
             bookmark_interval: Duration::from_secs(60),
+            pki: Arc::new(pki),
+            join_tokens: identity.tokens,
+            secrets_encryption: identity.encryption,
+            service_account_issuer: SERVICE_ACCOUNT_ISSUER.to_string(),
+            api_audiences: vec![SERVICE_ACCOUNT_ISSUER.to_string(), "k3rs".to_string()],
         },
     )
     .await?;
@@ -88,7 +94,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         ip => ip,
     };
     let url = format!("https://{}", SocketAddr::new(url_host, server.local_addr.port()));
-    write_kubeconfig(&pki, &args.write_kubeconfig, kubeconfig_mode, &url)?;
+    write_kubeconfig(&server.pki(), &args.write_kubeconfig, kubeconfig_mode, &url)?;
     if !args.disable_agent {
         warn!(
             "the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)"
@@ -100,6 +106,32 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     info!("shutting down");
     drop(server);
     Ok(())
+}
+
+/// Service-account token issuer and default audience (K3s' values).
+const SERVICE_ACCOUNT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+struct Identity {
+    tokens: k3rs_apiserver::JoinTokens,
+    encryption: Arc<k3rs_apiserver::SecretsEncryption>,
+}
+
+/// Join tokens and secrets encryption, from the flags and the data directory.
+async fn identity_options(args: &ServerArgs, server_dir: &Path, ca_hash: String) -> anyhow::Result<Identity> {
+    let server_token = crate::tokens::given(args.token.as_deref(), args.token_file.as_deref(), "--token")?;
+    let agent_token =
+        crate::tokens::given(args.agent_token.as_deref(), args.agent_token_file.as_deref(), "--agent-token")?;
+    let dir = server_dir.to_path_buf();
+    let encryption_enabled = args.secrets_encryption;
+    tokio::task::spawn_blocking(move || {
+        let tokens = crate::tokens::resolve(&dir, &ca_hash, server_token, agent_token)?;
+        let config = dir.join("cred").join("encryption-config.json");
+        let encryption = k3rs_apiserver::SecretsEncryption::open(&config, encryption_enabled)
+            .with_context(|| format!("loading the secrets encryption keys {}", config.display()))?;
+        Ok(Identity { tokens, encryption: Arc::new(encryption) })
+    })
+    .await
+    .context("identity task")?
 }
 
 fn write_kubeconfig(pki: &ClusterPki, path: &Path, mode: Option<u32>, url: &str) -> anyhow::Result<()> {

@@ -1,7 +1,11 @@
 //! Command-line interface. Every flag can also come from the environment
 //! (`K3RS_<FLAG>`) or from `/etc/rancher/k3rs/config.yaml` (keys are flag names).
 
+pub mod admin_client;
+pub mod certificate;
 pub mod config_file;
+pub mod secrets_encrypt;
+pub mod token;
 
 use std::path::PathBuf;
 
@@ -14,10 +18,21 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start: the size of the server's flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the control plane (API server and datastore).
     Server(ServerArgs),
+    /// Manage bootstrap tokens
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Manage the cluster's certificates
+    #[command(subcommand)]
+    Certificate(certificate::CertificateCommand),
+    /// Control secrets encryption at rest
+    #[command(name = "secrets-encrypt", subcommand)]
+    SecretsEncrypt(secrets_encrypt::SecretsEncryptCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -73,6 +88,26 @@ pub struct ServerArgs {
     /// Do not run a local agent and register a local kubelet
     #[arg(long, env = "K3RS_DISABLE_AGENT")]
     pub disable_agent: bool,
+
+    /// Shared secret used to join a server or agent to a cluster (generated when not given)
+    #[arg(long, short = 't', env = "K3RS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// File containing the token
+    #[arg(long, env = "K3RS_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Shared secret used to join agents to the cluster, but not servers
+    #[arg(long, env = "K3RS_AGENT_TOKEN", hide_env_values = true)]
+    pub agent_token: Option<String>,
+
+    /// File containing the agent secret
+    #[arg(long, env = "K3RS_AGENT_TOKEN_FILE")]
+    pub agent_token_file: Option<PathBuf>,
+
+    /// Enable secret encryption at rest
+    #[arg(long, env = "K3RS_SECRETS_ENCRYPTION")]
+    pub secrets_encryption: bool,
 
     /// Log at debug level
     #[arg(long, env = "K3RS_DEBUG")]

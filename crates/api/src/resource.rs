@@ -80,6 +80,9 @@ pub struct ResourceDef {
     pub preferred: bool,
     /// Adds the kind's schema (and what it references) to a generator; built-ins only.
     pub add_schema: Option<fn(&mut schemars::SchemaGenerator)>,
+    /// Whether objects are kept in the store. Create-only "virtual" kinds (access and
+    /// token reviews) are answered per request and never stored.
+    pub stored: bool,
     pub strategy: Arc<dyn Strategy>,
 }
 

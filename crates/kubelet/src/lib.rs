@@ -8,5 +8,5 @@ pub mod env;
 pub mod node;
 pub mod probe;
 pub mod status;
-pub mod volumes;
 pub mod streaming;
+pub mod volumes;

@@ -20,10 +20,11 @@ use rustls::{ClientConfig, ServerConfig};
 
 use crate::authority::CertificateAuthority;
 use crate::check::{CertInfo, check_certificates};
+use crate::csr::verified_public_key;
 use crate::error::Result;
 use crate::files::ensure_private_dir;
 use crate::kubeconfig::{DEFAULT_CLUSTER_NAME, KubeconfigSpec, write_kubeconfig};
-use crate::leaf::{CertUsage, IssuedCert, LeafSpec, ensure_leaf, issue};
+use crate::leaf::{CertUsage, IssuedCert, LeafSpec, ensure_leaf, issue, issue_for_public_key};
 use crate::options::PkiOptions;
 use crate::san::SubjectAltName;
 use crate::service_account::ServiceAccountKey;
@@ -177,6 +178,40 @@ impl ClusterPki {
             validity,
         };
         issue(&self.client_ca, &spec, None, Timestamp::now())
+    }
+
+    /// Signs the public key of a node's certificate signing request as a client certificate
+    /// (CN = user, O = group) from the client CA. Nothing but the key is taken from the CSR.
+    pub fn sign_client_csr(&self, csr_pem: &str, common_name: &str, organizations: &[&str]) -> Result<String> {
+        let public_key = verified_public_key(csr_pem)?;
+        let spec = LeafSpec {
+            common_name: common_name.to_string(),
+            organizations: organizations.iter().map(|o| o.to_string()).collect(),
+            sans: Default::default(),
+            usage: CertUsage::Client,
+            validity: LEAF_VALIDITY,
+        };
+        issue_for_public_key(&self.client_ca, &spec, &public_key, Timestamp::now())
+    }
+
+    /// Signs the public key of a certificate signing request as a serving certificate for
+    /// `sans` from the server CA (a kubelet's serving certificate).
+    pub fn sign_serving_csr(
+        &self,
+        csr_pem: &str,
+        common_name: &str,
+        organizations: &[&str],
+        sans: &[String],
+    ) -> Result<String> {
+        let public_key = verified_public_key(csr_pem)?;
+        let spec = LeafSpec {
+            common_name: common_name.to_string(),
+            organizations: organizations.iter().map(|o| o.to_string()).collect(),
+            sans: sans.iter().map(|s| SubjectAltName::parse(s)).collect::<Result<_>>()?,
+            usage: CertUsage::Server,
+            validity: LEAF_VALIDITY,
+        };
+        issue_for_public_key(&self.server_ca, &spec, &public_key, Timestamp::now())
     }
 
     /// Issues a one-year serving certificate from the server CA for `sans` (names or IPs);

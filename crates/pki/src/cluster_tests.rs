@@ -364,3 +364,26 @@ async fn a_server_from_another_cluster_is_not_trusted() {
     let (_, client) = handshake(pki.server_tls_config().unwrap(), client).await;
     assert!(client.is_err());
 }
+
+#[test]
+fn node_csrs_are_signed_with_the_servers_identity_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = ClusterPki::load_or_create(dir.path(), &opts()).unwrap();
+    // The CSR asks for admin rights; the server decides the subject.
+    let made = crate::csr::generate_key_and_csr("system:admin").unwrap();
+    let cert = pki.sign_client_csr(&made.csr_pem, "system:node:n1", &["system:nodes"]).unwrap();
+    let der = certs_from_pem("t", &cert).unwrap().remove(0);
+    assert_eq!(peer_identity(&der), Some(("system:node:n1".to_string(), vec!["system:nodes".to_string()])));
+    let client_ca = certs_from_pem("t", pki.client_ca_pem()).unwrap().remove(0);
+    assert!(is_issued_by(&der, &client_ca));
+    let key = key_pair_from_pem(&made.key_pem).unwrap();
+    use rcgen::PublicKeyData;
+    assert_eq!(summarize(&der).unwrap().public_key_info, key.subject_public_key_info());
+
+    let serving = pki.sign_serving_csr(&made.csr_pem, "n1", &[], &["n1".into(), "10.0.0.5".into()]).unwrap();
+    let der = certs_from_pem("t", &serving).unwrap().remove(0);
+    let server_ca = certs_from_pem("t", pki.server_ca_pem()).unwrap().remove(0);
+    assert!(is_issued_by(&der, &server_ca));
+    assert_eq!(summarize(&der).unwrap().sans.len(), 2);
+    assert!(pki.sign_client_csr("garbage", "x", &[]).is_err());
+}

@@ -10,16 +10,22 @@
 //! Everything is rustls + rcgen + x509-parser (ring); there is no OpenSSL.
 
 mod authority;
+pub mod bootstrap;
 pub mod check;
 mod cluster;
+pub mod csr;
 pub mod error;
 mod files;
 pub mod inspect;
+pub mod join;
+pub mod jwt;
 pub mod kubeconfig;
 mod leaf;
 pub mod options;
 mod pem;
+pub mod rotate;
 pub mod san;
+pub mod sealed;
 pub mod service_account;
 pub mod tls;
 pub mod token;
@@ -30,6 +36,7 @@ pub use cluster::{
     ADMIN_USER, APISERVER_COMMON_NAME, APISERVER_SERVING, CLIENT_ADMIN, CLIENT_CA, CLIENT_KUBE_APISERVER, ClusterPki,
     KUBE_APISERVER_USER, MASTERS_GROUP, SERVER_CA,
 };
+pub use csr::{KeyAndCsr, generate_key_and_csr};
 pub use error::{PkiError, Result};
 pub use files::{CERTIFICATE_MODE, PRIVATE_KEY_MODE, write_file_atomic};
 pub use inspect::{CertSummary, peer_identity};

@@ -103,6 +103,7 @@ pub fn resources_for(crd: &Value, catalog: &Catalog) -> (Vec<ResourceDef>, Vec<(
             schema_name: Some(def_name),
             preferred: first_served,
             add_schema: None,
+            stored: true,
             strategy: Arc::new(strategy),
         });
         first_served = false;

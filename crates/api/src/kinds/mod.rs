@@ -20,6 +20,8 @@ use crate::strategy::{Strategy, normalize_as};
 // coordination, rbac, storage, policy, scheduling, node, apiextensions).
 pub mod apiextensions;
 pub mod apps;
+pub mod authentication;
+pub mod authorization;
 pub mod autoscaling;
 pub mod batch;
 pub mod coordination;
@@ -106,6 +108,41 @@ where
             add_schema: Some(|generator| {
                 generator.subschema_for::<T>();
             }),
+            stored: true,
+            plural,
+            strategy: Arc::new(strategy),
+        },
+    }
+}
+
+/// Builds the `ResourceDef` of a create-only kind that is answered per request and never
+/// stored (TokenReview, SubjectAccessReview and the other reviews).
+pub fn review<T>(strategy: impl Strategy) -> DefBuilder
+where
+    T: Resource + JsonSchema,
+    T::Scope: ScopeKind,
+{
+    let plural = T::URL_PATH_SEGMENT.to_string();
+    DefBuilder {
+        def: ResourceDef {
+            group: T::GROUP.to_string(),
+            version: T::VERSION.to_string(),
+            kind: T::KIND.to_string(),
+            list_kind: String::new(),
+            singular: T::KIND.to_lowercase(),
+            namespaced: <T::Scope as ScopeKind>::NAMESPACED,
+            short_names: Vec::new(),
+            categories: Vec::new(),
+            verbs: crate::resource::VERBS_CREATE_ONLY.to_vec(),
+            subresources: Vec::new(),
+            storage_resource: plural.clone(),
+            storage_version: T::VERSION.to_string(),
+            schema_name: Some(T::schema_name().into_owned()),
+            preferred: true,
+            add_schema: Some(|generator| {
+                generator.subschema_for::<T>();
+            }),
+            stored: false,
             plural,
             strategy: Arc::new(strategy),
         },
@@ -173,9 +210,10 @@ impl DefBuilder {
 pub fn builtin() -> Vec<ResourceDef> {
     use self::core as cs;
     use k8s_openapi::api::{
-        apps::v1 as apps, autoscaling::v1 as as1, autoscaling::v2 as as2, batch::v1 as batch,
-        coordination::v1 as coord, core::v1 as core, discovery::v1 as disc, events::v1 as ev, networking::v1 as net,
-        node::v1 as node, policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as sched, storage::v1 as storage,
+        apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz, autoscaling::v1 as as1,
+        autoscaling::v2 as as2, batch::v1 as batch, coordination::v1 as coord, core::v1 as core, discovery::v1 as disc,
+        events::v1 as ev, networking::v1 as net, node::v1 as node, policy::v1 as policy, rbac::v1 as rbac,
+        scheduling::v1 as sched, storage::v1 as storage,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
 
@@ -252,6 +290,13 @@ pub fn builtin() -> Vec<ResourceDef> {
         kind::<rbac::ClusterRoleBinding>(self::rbac::ClusterRoleBindingStrategy).build(),
         kind::<rbac::Role>(self::rbac::RoleStrategy).build(),
         kind::<rbac::RoleBinding>(self::rbac::RoleBindingStrategy).build(),
+        // authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews, never stored.
+        review::<authn::TokenReview>(self::authentication::TokenReviewStrategy).build(),
+        review::<authn::SelfSubjectReview>(self::authentication::SelfSubjectReviewStrategy).build(),
+        review::<authz::SubjectAccessReview>(self::authorization::SubjectAccessReviewStrategy).build(),
+        review::<authz::SelfSubjectAccessReview>(self::authorization::SelfSubjectAccessReviewStrategy).build(),
+        review::<authz::LocalSubjectAccessReview>(self::authorization::LocalSubjectAccessReviewStrategy).build(),
+        review::<authz::SelfSubjectRulesReview>(self::authorization::SelfSubjectRulesReviewStrategy).build(),
         // storage.k8s.io/v1
         kind::<storage::StorageClass>(self::storage::StorageClassStrategy).short(&["sc"]).build(),
         kind::<storage::CSIDriver>(self::storage::CSIDriverStrategy).build(),

@@ -62,7 +62,7 @@ async fn load_node(r: &ResourceRequest, name: &str) -> Result<Value, ApiError> {
         .await
         .map_err(|e| objects::store_error(&storage, name, e))?
         .ok_or_else(|| ApiError::not_found("nodes", "", name))?;
-    objects::decode(&kv)
+    r.state.codec.decode(&kv)
 }
 
 /// Serves one streaming subresource request; `upgrade` is the client connection's pending
