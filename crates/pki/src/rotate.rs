@@ -52,7 +52,14 @@ mod tests {
         let (backup, moved) = rotate_leaf_certificates(dir.path(), &[], 1).unwrap();
         assert_eq!(
             moved,
-            vec!["client-admin.crt", "client-admin.key", "serving-kube-apiserver.crt", "serving-kube-apiserver.key"]
+            vec![
+                "client-admin.crt",
+                "client-admin.key",
+                "client-kube-apiserver.crt",
+                "client-kube-apiserver.key",
+                "serving-kube-apiserver.crt",
+                "serving-kube-apiserver.key"
+            ]
         );
         assert!(backup.join("client-admin.crt").exists());
         let after = ClusterPki::load_or_create(dir.path(), &PkiOptions::default()).unwrap();
