@@ -5,6 +5,8 @@
 
 pub mod events;
 pub mod leader;
+pub mod watch;
 
 pub use events::{EventRecorder, EventType, NewEvent};
 pub use leader::{LeaderElection, LeaseConfig};
+pub use watch::{Change, Synced, changes};

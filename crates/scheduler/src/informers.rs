@@ -6,80 +6,30 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
+use k3rs_control_runtime::watch::{Change, Synced, changes};
 use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
-use tokio::sync::Notify;
-use tracing::warn;
 
 use crate::cache::{ClusterState, PodChange};
 use crate::pod_info::pod_key;
 use crate::queue::{SchedulingQueue, wake};
 
-/// One change from a watch; `Resync` carries the complete list after a (re)list.
-pub enum Change<K> {
-    Apply(K),
-    Delete(K),
-    Resync(Vec<K>),
-}
-
-/// Counts the kinds whose first list has arrived.
-pub struct Synced {
-    done: Mutex<HashSet<&'static str>>,
-    wanted: usize,
-    notify: Notify,
-}
-
-impl Synced {
-    pub fn new(wanted: usize) -> Self {
-        Synced { done: Mutex::new(HashSet::new()), wanted, notify: Notify::new() }
-    }
-
-    fn mark(&self, kind: &'static str) {
-        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
-        done.insert(kind);
-        if done.len() >= self.wanted {
-            self.notify.notify_waiters();
-        }
-    }
-
-    fn complete(&self) -> bool {
-        self.done.lock().unwrap_or_else(|e| e.into_inner()).len() >= self.wanted
-    }
-
-    pub async fn wait(&self) {
-        loop {
-            let notified = self.notify.notified();
-            if self.complete() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// Follows a watch for ever (the watcher relists and retries with back-off on errors).
+/// Follows a watch for ever, handing each change to `on`, and marks `kind` synced after
+/// the first complete list.
 pub async fn follow<K>(api: Api<K>, kind: &'static str, synced: Arc<Synced>, mut on: impl FnMut(Change<K>))
 where
     K: Resource + Clone + Debug + serde::de::DeserializeOwned + Send + 'static,
 {
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let stream = changes(api, watcher::Config::default(), kind);
     futures::pin_mut!(stream);
-    let mut listing: Vec<K> = Vec::new();
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Init) => listing.clear(),
-            Ok(Event::InitApply(obj)) => listing.push(obj),
-            Ok(Event::InitDone) => {
-                on(Change::Resync(std::mem::take(&mut listing)));
-                synced.mark(kind);
-            }
-            Ok(Event::Apply(obj)) => on(Change::Apply(obj)),
-            Ok(Event::Delete(obj)) => on(Change::Delete(obj)),
-            Err(e) => warn!(%kind, error = %e, "watch failed; retrying"),
+    while let Some(change) = stream.next().await {
+        let resync = matches!(change, Change::Resync(_));
+        on(change);
+        if resync {
+            synced.mark(kind);
         }
     }
 }

@@ -16,9 +16,10 @@ use crate::config::{LEASE_NAME, SchedulerConfig};
 use crate::cycle::{self, Decision};
 use crate::fit_error::Diagnosis;
 use crate::framework::{inter_pod_affinity, node_ports, node_resources, topology_spread};
-use crate::informers::{self, PodHandler, Synced};
+use crate::informers::{self, PodHandler};
 use crate::preemption::{self, Candidate, Preemption};
 use crate::queue::{SchedulingQueue, wake};
+use k3rs_control_runtime::watch::Synced;
 
 pub struct Scheduler {
     client: Client,
