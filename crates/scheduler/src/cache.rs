@@ -30,6 +30,7 @@ pub struct PdbInfo {
 struct PriorityClassInfo {
     value: i32,
     global_default: bool,
+    never_preempts: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -85,17 +86,30 @@ impl ClusterState {
         self.pods.values().filter(move |p| p.node_name.is_none() && p.nominated_node() == Some(node))
     }
 
+    fn class_of(&self, pod: &Pod) -> Option<&PriorityClassInfo> {
+        match pod.spec.as_ref().and_then(|s| s.priority_class_name.as_deref()).filter(|c| !c.is_empty()) {
+            Some(class) => self.priority_classes.get(class),
+            None => self.priority_classes.values().find(|c| c.global_default),
+        }
+    }
+
     /// The pod's priority: `spec.priority` as admission set it, else its class's value, else
     /// the global default class's, else 0.
     pub fn resolve_priority(&self, pod: &Pod) -> i32 {
-        let spec = pod.spec.as_ref();
-        if let Some(p) = spec.and_then(|s| s.priority) {
-            return p;
+        match pod.spec.as_ref().and_then(|s| s.priority) {
+            Some(p) => p,
+            None => self.class_of(pod).map(|c| c.value).unwrap_or(0),
         }
-        if let Some(class) = spec.and_then(|s| s.priority_class_name.as_deref()).filter(|c| !c.is_empty()) {
-            return self.priority_classes.get(class).map(|c| c.value).unwrap_or(0);
-        }
-        self.priority_classes.values().find(|c| c.global_default).map(|c| c.value).unwrap_or(0)
+    }
+
+    /// The pod as the scheduler sees it, with what admission would have resolved from its
+    /// priority class filled in.
+    fn pod_info(&self, pod: Pod, priority: i32) -> PodInfo {
+        let unset = pod.spec.as_ref().is_none_or(|s| s.preemption_policy.is_none());
+        let class_never = unset && self.class_of(&pod).is_some_and(|c| c.never_preempts);
+        let mut info = PodInfo::new(pod, priority);
+        info.never_preempts |= class_never;
+        info
     }
 
     fn node_entry(&mut self, name: &str) -> &mut NodeInfo {
@@ -133,7 +147,7 @@ impl ClusterState {
         }
         self.assumed.remove(&key);
         let priority = self.resolve_priority(&pod);
-        let info = Arc::new(PodInfo::new(pod, priority));
+        let info = Arc::new(self.pod_info(pod, priority));
         let old_node = self.pods.get(&key).and_then(|p| p.node_name.clone());
         if old_node != bound_to {
             self.drop_from_node(&key, old_node.as_deref());
@@ -164,7 +178,7 @@ impl ClusterState {
         if let Some(spec) = pod.spec.as_mut() {
             spec.node_name = Some(node.to_string());
         }
-        let info = Arc::new(PodInfo::new(pod, current.priority));
+        let info = Arc::new(self.pod_info(pod, current.priority));
         self.assumed
             .insert(key.to_string(), Assumed { uid: info.uid.clone(), node: node.to_string(), since: Instant::now() });
         self.pods.insert(key.to_string(), info.clone());
@@ -180,7 +194,8 @@ impl ClusterState {
             if let Some(spec) = pod.spec.as_mut() {
                 spec.node_name = None;
             }
-            self.pods.insert(key.to_string(), Arc::new(PodInfo::new(pod, current.priority)));
+            let info = self.pod_info(pod, current.priority);
+            self.pods.insert(key.to_string(), Arc::new(info));
         }
     }
 
@@ -255,7 +270,11 @@ impl ClusterState {
         let name = class.metadata.name.clone().unwrap_or_default();
         self.priority_classes.insert(
             name,
-            PriorityClassInfo { value: class.value, global_default: class.global_default.unwrap_or(false) },
+            PriorityClassInfo {
+                value: class.value,
+                global_default: class.global_default.unwrap_or(false),
+                never_preempts: class.preemption_policy.as_deref() == Some("Never"),
+            },
         );
     }
 
@@ -363,5 +382,14 @@ mod tests {
         assert_eq!(s.resolve_priority(&p), 1000);
         p.spec.as_mut().unwrap().priority = Some(7);
         assert_eq!(s.resolve_priority(&p), 7);
+        // preemptionPolicy comes from the class when the spec has none.
+        let mut polite = class("polite", 5, false);
+        polite.preemption_policy = Some("Never".into());
+        s.apply_priority_class(&polite);
+        let mut q = pod("q", None);
+        q.spec.as_mut().unwrap().priority_class_name = Some("polite".into());
+        assert_eq!(s.apply_pod(q), PodChange::Pending);
+        assert!(s.pod("default/q").unwrap().never_preempts);
+        assert!(!s.pod("default/a").is_some_and(|p| p.never_preempts));
     }
 }

@@ -135,6 +135,9 @@ pub struct PodInfo {
     /// UID of the controlling owner (ReplicaSet, StatefulSet, Job...), for default spreading.
     pub controller_uid: Option<String>,
     pub terminating: bool,
+    /// `preemptionPolicy: Never` (from the spec, or from the priority class when admission
+    /// did not copy it).
+    pub never_preempts: bool,
 }
 
 /// `namespace/name`, the key pods go by in the scheduler.
@@ -192,6 +195,7 @@ impl PodInfo {
             ),
             controller_uid,
             terminating: pod.metadata.deletion_timestamp.is_some(),
+            never_preempts: spec.preemption_policy.as_deref() == Some("Never"),
             pod,
         }
     }
@@ -223,11 +227,6 @@ impl PodInfo {
             .and_then(|s| s.start_time.as_ref())
             .or(self.pod.metadata.creation_timestamp.as_ref())
             .map(|t| t.0)
-    }
-
-    /// `spec.preemptionPolicy` is `Never`.
-    pub fn never_preempts(&self) -> bool {
-        self.spec().and_then(|s| s.preemption_policy.as_deref()) == Some("Never")
     }
 
     pub fn nominated_node(&self) -> Option<&str> {

@@ -33,7 +33,7 @@ pub enum Preemption {
 }
 
 pub fn evaluate(state: &ClusterState, pod: &PodInfo, cs: Option<&CycleState>, diagnosis: &Diagnosis) -> Preemption {
-    if pod.never_preempts() {
+    if pod.never_preempts {
         return Preemption::Impossible(NOT_ELIGIBLE_NEVER.into());
     }
     if let Some(nominated) = pod.nominated_node() {
