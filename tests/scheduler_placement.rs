@@ -112,6 +112,23 @@ fn untolerated_taint_keeps_a_pod_pending_until_it_tolerates() {
     );
     assert!(text.contains("Warning  FailedScheduling"), "{text}");
     assert!(text.contains("PodScheduled   False"), "{text}");
+    // A node change brings another attempt with the same outcome: one event, counted twice.
+    s.ok(&["label", "node", "small-1", "rack=r1"]);
+    let mut text = String::new();
+    assert!(
+        eventually(WAIT, || {
+            text = s.ok(&["describe", "pod", "trainer"]);
+            text.contains("(x2 over")
+        }),
+        "{text}"
+    );
+    assert_eq!(text.matches("FailedScheduling").count(), 1, "{text}");
+    let events = s.get_json(&["events", "--field-selector", "involvedObject.name=trainer,reason=FailedScheduling"]);
+    let event = &events["items"][0];
+    assert_eq!(event["series"]["count"], 2, "{event}");
+    assert_eq!(event["involvedObject"]["kind"], "Pod");
+    assert_eq!(event["reportingComponent"], "default-scheduler");
+    assert_eq!(event["type"], "Warning");
     // Adding a toleration (an allowed pod update) lets it in.
     s.ok(&[
         "patch",
