@@ -1,6 +1,7 @@
 //! `k3rs`: one binary, server or agent. This file only parses flags and wires.
 
 mod cli;
+mod control_plane;
 mod logging;
 mod netinfo;
 mod server;

@@ -12,6 +12,7 @@ use k3rs_store::{Store, StoreOptions};
 use tracing::{info, warn};
 
 use crate::cli::ServerArgs;
+use crate::control_plane::{self, ControlPlane};
 use crate::netinfo;
 
 /// Request bodies above this are refused (upstream's limit is 3 MiB).
@@ -38,7 +39,7 @@ fn parse_mode(mode: &Option<String>) -> anyhow::Result<Option<u32>> {
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let service_cidr: Ipv4Cidr = args.service_cidr.parse().map_err(|e| anyhow::anyhow!("--service-cidr: {e}"))?;
-    let _cluster_cidr: Ipv4Cidr = args.cluster_cidr.parse().map_err(|e| anyhow::anyhow!("--cluster-cidr: {e}"))?;
+    let cluster_cidr: Ipv4Cidr = args.cluster_cidr.parse().map_err(|e| anyhow::anyhow!("--cluster-cidr: {e}"))?;
     let node_port_range = parse_port_range(&args.service_node_port_range)?;
     let kubeconfig_mode = parse_mode(&args.write_kubeconfig_mode)?;
     let node_ip = args.node_ip.unwrap_or_else(netinfo::primary_ip);
@@ -94,7 +95,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         ip => ip,
     };
     let url = format!("https://{}", SocketAddr::new(url_host, server.local_addr.port()));
-    write_kubeconfig(&server.pki(), &args.write_kubeconfig, kubeconfig_mode, &url)?;
+    let pki = server.pki();
+    write_kubeconfig(&pki, &args.write_kubeconfig, kubeconfig_mode, &url)?;
+    let control_opts = control_plane::Options::from_args(&args, &url, (cluster_cidr.network, cluster_cidr.prefix));
+    let control = ControlPlane::start(&pki, control_opts).await.context("starting the control loops")?;
     if !args.disable_agent {
         warn!(
             "the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)"
@@ -104,6 +108,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     shutdown_signal().await;
     info!("shutting down");
+    // Leases are released while the API server still answers.
+    control.stop().await;
     drop(server);
     Ok(())
 }

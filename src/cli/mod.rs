@@ -4,10 +4,12 @@
 pub mod admin_client;
 pub mod certificate;
 pub mod config_file;
+pub mod duration;
 pub mod secrets_encrypt;
 pub mod token;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -108,6 +110,42 @@ pub struct ServerArgs {
     /// Enable secret encryption at rest
     #[arg(long, env = "K3RS_SECRETS_ENCRYPTION")]
     pub secrets_encryption: bool,
+
+    /// Do not run the scheduler
+    #[arg(long, env = "K3RS_DISABLE_SCHEDULER")]
+    pub disable_scheduler: bool,
+
+    /// Do not run the controller manager
+    #[arg(long, env = "K3RS_DISABLE_CONTROLLER_MANAGER")]
+    pub disable_controller_manager: bool,
+
+    /// How long a node may go without heartbeats before it is marked Unknown (and tainted unreachable)
+    #[arg(long, env = "K3RS_NODE_MONITOR_GRACE_PERIOD", default_value = "40s", value_parser = duration::parse)]
+    pub node_monitor_grace_period: Duration,
+
+    /// How often node health is checked
+    #[arg(long, env = "K3RS_NODE_MONITOR_PERIOD", default_value = "5s", value_parser = duration::parse)]
+    pub node_monitor_period: Duration,
+
+    /// Nodes per second that may be tainted NoExecute (pods evicted) in a healthy zone
+    #[arg(long, env = "K3RS_NODE_EVICTION_RATE", default_value_t = 0.1)]
+    pub node_eviction_rate: f64,
+
+    /// Prefix length of the pod CIDR each node gets from --cluster-cidr
+    #[arg(long, env = "K3RS_NODE_CIDR_MASK_SIZE", default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
+
+    /// Finished pods kept before the oldest are deleted (0: keep all)
+    #[arg(long, env = "K3RS_TERMINATED_POD_GC_THRESHOLD", default_value_t = 12500)]
+    pub terminated_pod_gc_threshold: usize,
+
+    /// How long a scheduler or controller manager leader's Lease is valid without renewal
+    #[arg(long, env = "K3RS_LEADER_ELECT_LEASE_DURATION", default_value = "15s", value_parser = duration::parse)]
+    pub leader_elect_lease_duration: Duration,
+
+    /// How often leaders renew, and candidates try, the Lease
+    #[arg(long, env = "K3RS_LEADER_ELECT_RETRY_PERIOD", default_value = "2s", value_parser = duration::parse)]
+    pub leader_elect_retry_period: Duration,
 
     /// Log at debug level
     #[arg(long, env = "K3RS_DEBUG")]

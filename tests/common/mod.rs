@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_kubelet;
 pub mod kubelet;
 
 use std::io::Write;

@@ -52,7 +52,7 @@ impl Codec {
 
 /// Converts a stored object to the version of `def` and sets its type fields.
 pub fn to_request_version(def: &ResourceDef, obj: Value) -> Result<Value, ApiError> {
-    let mut obj = if def.version == def.storage_version && def.storage_resource == def.plural {
+    let mut obj = if def.stored_as_itself() {
         obj
     } else {
         def.strategy
@@ -65,7 +65,7 @@ pub fn to_request_version(def: &ResourceDef, obj: Value) -> Result<Value, ApiErr
 
 /// Converts an object in `def`'s version to its storage version.
 pub fn to_storage_version(def: &ResourceDef, obj: Value) -> Result<Value, ApiError> {
-    if def.version == def.storage_version && def.storage_resource == def.plural {
+    if def.stored_as_itself() {
         return Ok(obj);
     }
     def.strategy.to_storage(obj, &def.version).map_err(|e| {

@@ -102,6 +102,7 @@ where
             verbs: VERBS_ALL.to_vec(),
             subresources: Vec::new(),
             storage_resource: plural.clone(),
+            storage_group: T::GROUP.to_string(),
             storage_version: T::VERSION.to_string(),
             schema_name: Some(T::schema_name().into_owned()),
             preferred: true,
@@ -135,6 +136,7 @@ where
             categories: Vec::new(),
             verbs: crate::resource::VERBS_CREATE_ONLY.to_vec(),
             subresources: Vec::new(),
+            storage_group: T::GROUP.to_string(),
             storage_resource: plural.clone(),
             storage_version: T::VERSION.to_string(),
             schema_name: Some(T::schema_name().into_owned()),
@@ -183,9 +185,10 @@ impl DefBuilder {
         self
     }
 
-    /// Stored under another resource's key prefix and version (e.g. events.k8s.io events
-    /// share core events' storage).
-    pub fn stored_as(mut self, resource: &str, version: &str) -> Self {
+    /// Stored as another group's, resource's or version's objects (e.g. events.k8s.io
+    /// events are core events).
+    pub fn stored_as(mut self, group: &str, resource: &str, version: &str) -> Self {
+        self.def.storage_group = group.to_string();
         self.def.storage_resource = resource.to_string();
         self.def.storage_version = version.to_string();
         self
@@ -272,7 +275,7 @@ pub fn builtin() -> Vec<ResourceDef> {
             .short(&["hpa"])
             .in_all()
             .status()
-            .stored_as("horizontalpodautoscalers", "v2")
+            .stored_as("autoscaling", "horizontalpodautoscalers", "v2")
             .not_preferred()
             .build(),
         // networking.k8s.io/v1
@@ -282,7 +285,7 @@ pub fn builtin() -> Vec<ResourceDef> {
         // discovery.k8s.io/v1
         kind::<disc::EndpointSlice>(self::discovery::EndpointSliceStrategy).build(),
         // events.k8s.io/v1 shares core events' storage.
-        kind::<ev::Event>(self::events::EventStrategy).short(&["ev"]).stored_as("events", "v1").build(),
+        kind::<ev::Event>(self::events::EventStrategy).short(&["ev"]).stored_as("", "events", "v1").build(),
         // coordination.k8s.io/v1
         kind::<coord::Lease>(self::coordination::LeaseStrategy).build(),
         // rbac.authorization.k8s.io/v1
