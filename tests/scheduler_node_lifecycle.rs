@@ -76,7 +76,8 @@ fn silent_node_is_tainted_and_its_pods_evicted() {
         kubelet.add_node(n, "4", "8Gi", json!({}), json!([]));
     }
     let unreachable = |secs: Option<i64>| json!([{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": secs}]);
-    pod_on(&s, "fragile", "n2", json!([]));
+    // Admission gives every pod 300s of tolerance for an unreachable node; 0s means none.
+    pod_on(&s, "fragile", "n2", unreachable(Some(0)));
     pod_on(&s, "patient", "n2", unreachable(Some(6)));
     pod_on(&s, "stubborn", "n2", unreachable(None));
     pod_on(&s, "elsewhere", "n1", json!([]));
@@ -110,7 +111,7 @@ fn silent_node_is_tainted_and_its_pods_evicted() {
     let describe = s.ok(&["describe", "node", "n2"]);
     assert!(describe.contains("Node n2 status is now: NodeNotReady"), "{describe}");
 
-    // No toleration: evicted at once. Tolerating for 6s: evicted after that. For ever: stays.
+    // Tolerating for 0s: evicted at once. For 6s: evicted after that. For ever: stays.
     assert!(eventually(WAIT, || deleting(&s, "fragile")), "fragile was not evicted");
     assert!(!deleting(&s, "patient"), "patient went before its tolerationSeconds");
     assert!(eventually(WAIT, || deleting(&s, "patient")), "patient was not evicted");

@@ -130,12 +130,14 @@ fn untolerated_taint_keeps_a_pod_pending_until_it_tolerates() {
     assert_eq!(event["reportingComponent"], "default-scheduler");
     assert_eq!(event["type"], "Warning");
     // Adding a toleration (an allowed pod update) lets it in.
+    // (Appended: admission's default not-ready/unreachable tolerations must stay.)
     s.ok(&[
         "patch",
         "pod",
         "trainer",
+        "--type=json",
         "-p",
-        r#"{"spec":{"tolerations":[{"key":"dedicated","operator":"Equal","value":"gpu","effect":"NoSchedule"}]}}"#,
+        r#"[{"op":"add","path":"/spec/tolerations/-","value":{"key":"dedicated","operator":"Equal","value":"gpu","effect":"NoSchedule"}}]"#,
     ]);
     assert_eq!(wait_bound(&s, "trainer"), "gpu");
 }
