@@ -1,9 +1,13 @@
 //! `k3rs`: one binary, server or agent. This file only parses flags and wires.
 
+mod check_config;
 mod cli;
+mod deploy;
+mod kubectl;
 mod logging;
 mod netinfo;
 mod server;
+mod systemd_notify;
 
 use clap::Parser;
 
@@ -34,6 +38,12 @@ fn main() -> std::process::ExitCode {
                     std::process::ExitCode::FAILURE
                 }
             }
+        }
+        cli::Command::CheckConfig(args) => check_config::run(&args),
+        cli::Command::Kubectl(args) => {
+            let err = kubectl::exec(&args.args);
+            eprintln!("k3rs kubectl: {err:#}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

@@ -2,7 +2,10 @@
 //! (`K3RS_<FLAG>`) or from `/etc/rancher/k3rs/config.yaml` (keys are flag names).
 
 pub mod config_file;
+#[cfg(test)]
+pub mod reference;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -14,10 +17,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start and consumed: boxing the big variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the control plane (API server and datastore).
     Server(ServerArgs),
+    /// Check this host's kernel, cgroups and binaries for what k3rs needs.
+    CheckConfig(CheckConfigArgs),
+    /// Run the system kubectl with this cluster's kubeconfig.
+    Kubectl(KubectlArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckConfigArgs {
+    /// Kernel configuration file to read (default: /proc/config.gz, then /boot/config-<release>)
+    #[arg(long, env = "K3RS_KERNEL_CONFIG")]
+    pub kernel_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(disable_help_flag = true)]
+pub struct KubectlArgs {
+    /// Arguments passed to kubectl unchanged
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<OsString>,
 }
 
 #[derive(Debug, Clone, Args)]
