@@ -85,11 +85,16 @@ impl Cgroups {
     }
 
     /// Required controllers that are not available.
-    pub fn missing_required(&self) -> Vec<&'static str> {
-        if self.layout == Layout::None {
-            return vec!["cgroup file system"];
-        }
+    pub fn missing_controllers(&self) -> Vec<&'static str> {
         self.controllers.iter().filter(|c| c.required && !c.available).map(|c| c.name).collect()
+    }
+
+    /// What is missing, as the report names it.
+    pub fn missing_required(&self) -> Vec<String> {
+        if self.layout == Layout::None {
+            return vec!["a mounted cgroup file system".to_string()];
+        }
+        self.missing_controllers().into_iter().map(|c| format!("cgroup controller {c}")).collect()
     }
 }
 
@@ -104,7 +109,8 @@ mod tests {
         std::fs::write(root.path().join("sys/fs/cgroup/cgroup.controllers"), "cpuset cpu io pids\n").unwrap();
         let cg = Cgroups::read(&Host::rooted(root.path(), ""));
         assert_eq!(cg.layout, Layout::Unified);
-        assert_eq!(cg.missing_required(), vec!["memory"]);
+        assert_eq!(cg.missing_controllers(), vec!["memory"]);
+        assert_eq!(cg.missing_required(), vec!["cgroup controller memory"]);
     }
 
     #[test]
@@ -123,7 +129,7 @@ mod tests {
         let cg = Cgroups::read(&Host::rooted(root.path(), ""));
         assert_eq!(cg.layout, Layout::Legacy { hybrid: false });
         // memory is disabled at boot; freezer is enabled but not mounted.
-        assert_eq!(cg.missing_required(), vec!["memory", "freezer"]);
+        assert_eq!(cg.missing_controllers(), vec!["memory", "freezer"]);
     }
 
     #[test]
@@ -131,6 +137,6 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let cg = Cgroups::read(&Host::rooted(root.path(), ""));
         assert_eq!(cg.layout, Layout::None);
-        assert_eq!(cg.missing_required(), vec!["cgroup file system"]);
+        assert_eq!(cg.missing_required(), vec!["a mounted cgroup file system"]);
     }
 }

@@ -82,7 +82,7 @@ impl Report {
             .filter(|(f, s)| f.need == Need::Required && *s == Status::Missing)
             .map(|(f, _)| format!("CONFIG_{}", f.option))
             .collect();
-        missing.extend(self.cgroups.missing_required().into_iter().map(|c| format!("cgroup controller {c}")));
+        missing.extend(self.cgroups.missing_required());
         missing.extend(
             self.binaries
                 .iter()
@@ -200,7 +200,7 @@ impl Report {
                  kernel or rebuild this one with them enabled."
             );
         }
-        if self.cgroups.missing_required().contains(&"memory") {
+        if self.cgroups.missing_controllers().contains(&"memory") {
             let _ = writeln!(
                 out,
                 "\nThe memory cgroup controller is disabled: add `cgroup_memory=1 cgroup_enable=memory` to the \
