@@ -2,9 +2,9 @@
 
 mod check_config;
 mod cli;
-mod deploy;
 mod kubectl;
 mod logging;
+mod manifests;
 mod netinfo;
 mod server;
 mod systemd_notify;

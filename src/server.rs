@@ -92,7 +92,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             "the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)"
         );
     }
-    let deployer = crate::deploy::start(crate::deploy::DeployOptions {
+    let deployer = crate::manifests::start(crate::manifests::DeployOptions {
         dir: server_dir.join("manifests"),
         record: server_dir.join("manifests-applied.json"),
         kubeconfig: render_kubeconfig(&pki.admin_kubeconfig_spec(&url))

@@ -10,7 +10,7 @@
 //! resource whose CRD is not established yet) are retried with backoff.
 
 mod applier;
-mod manifests;
+mod directory;
 mod record;
 
 use std::collections::{BTreeSet, HashMap};
@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use applier::Applier;
-use manifests::ManifestFile;
+use directory::ManifestFile;
 use record::{AppliedRecord, ObjectKey};
 
 /// Quiet time after a change before rescanning, so an editor's write-rename-chmod
@@ -140,7 +140,7 @@ impl Deployer {
     async fn sync(&mut self) -> bool {
         self.applier.forget_kinds();
         let dir = self.dir.clone();
-        let (scan, problems) = match tokio::task::spawn_blocking(move || manifests::scan(&dir)).await {
+        let (scan, problems) = match tokio::task::spawn_blocking(move || directory::scan(&dir)).await {
             Ok(found) => found,
             Err(e) => {
                 warn!("scanning the manifest directory failed: {e}");
@@ -187,7 +187,7 @@ impl Deployer {
 
     /// Applies one file and prunes what left it; returns (succeeded, record changed).
     async fn apply_file(&mut self, name: &str, file: &ManifestFile) -> (bool, bool) {
-        let objects = match manifests::objects(name, &file.text) {
+        let objects = match directory::objects(name, &file.text) {
             Ok(objects) => objects,
             Err(e) => {
                 warn!(manifest = %name, "{e}");
