@@ -21,6 +21,11 @@ target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 dist="$repo/dist"
 [ "$#" -gt 0 ] || set -- x86_64-unknown-linux-musl aarch64-unknown-linux-musl
 
+# pip puts cargo-zigbuild in Python's scripts directory, which is not always on PATH.
+if ! command -v cargo-zigbuild >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+    scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
+    [ -z "$scripts" ] || PATH="$PATH:$scripts"
+fi
 command -v cargo-zigbuild >/dev/null 2>&1 || {
     echo "cargo-zigbuild is missing: pip install ziglang cargo-zigbuild" >&2
     exit 1
