@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k3rs_apiserver::{ApiServer, Ipv4Cidr, ServerOptions};
+use k3rs_pki::kubeconfig::render_kubeconfig;
 use k3rs_pki::{ClusterPki, PkiOptions};
 use k3rs_store::{Store, StoreOptions};
 use tracing::{info, warn};
@@ -104,10 +105,21 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             "the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)"
         );
     }
+    let deployer = crate::manifests::start(crate::manifests::DeployOptions {
+        dir: server_dir.join("manifests"),
+        record: server_dir.join("manifests-applied.json"),
+        kubeconfig: render_kubeconfig(&pki.admin_kubeconfig_spec(&url))
+            .context("rendering the deployer's kubeconfig")?,
+    })
+    .await
+    .context("starting the manifest deployer")?;
     info!(%url, kubeconfig = %args.write_kubeconfig.display(), "k3rs server is ready");
+    crate::systemd_notify::ready("API server is serving");
 
     shutdown_signal().await;
     info!("shutting down");
+    crate::systemd_notify::stopping();
+    drop(deployer);
     // Leases are released while the API server still answers.
     control.stop().await;
     drop(server);
