@@ -1,5 +1,6 @@
 //! What every pod worker shares: the API client, the container runtime, the
-//! configuration, the event recorder and the host's resolver settings.
+//! configuration, the event recorder, the host's resolver settings and the shared
+//! ConfigMap/Secret watches.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use kube::Client;
 
 use super::PodManagerError;
 use super::config::KubeletConfig;
+use super::object_watch::ObjectWatches;
 use crate::events::EventRecorder;
 use crate::volumes::dns::Resolver;
 
@@ -18,6 +20,8 @@ pub(crate) struct Context {
     pub recorder: EventRecorder,
     /// The host's resolvers (for `dnsPolicy: Default` and when there is no cluster DNS).
     pub host_resolver: Resolver,
+    /// Watches of the ConfigMaps and Secrets pods use.
+    pub objects: Arc<ObjectWatches>,
 }
 
 impl Context {
@@ -34,6 +38,7 @@ impl Context {
         }
         let host_resolver = Resolver::parse(&tokio::fs::read_to_string(&config.resolv_conf).await.unwrap_or_default());
         let recorder = EventRecorder::new(client.clone(), &config.event_component, &config.node_name);
-        Ok(Arc::new(Context { client, runtime, config, recorder, host_resolver }))
+        let objects = ObjectWatches::new(client.clone());
+        Ok(Arc::new(Context { client, runtime, config, recorder, host_resolver, objects }))
     }
 }

@@ -107,10 +107,10 @@ async fn run(context: Arc<Context>, mut stop: oneshot::Receiver<()>) {
                     }
                     finished.retain(|uid| seen.contains(uid));
                     if !cleaned_up {
+                        // Inline, so that no pod added meanwhile is mistaken for an orphan.
                         cleaned_up = true;
                         let known: HashSet<String> = seen.iter().chain(workers.keys()).cloned().collect();
-                        let context = context.clone();
-                        tokio::spawn(async move { cleanup::remove_orphans(&context, &known).await });
+                        cleanup::remove_orphans(&context, &known).await;
                     }
                 }
                 Some(Ok(Event::Apply(pod))) => dispatch(&context, &mut workers, &finished, &done_tx, pod),
