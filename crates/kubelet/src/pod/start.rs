@@ -371,6 +371,11 @@ impl Worker {
             return false;
         }
         recorder.record(&reference, EventType::Normal, "Started", format!("Started container {name}"));
+        // The runtime's start time, which a re-adopting kubelet reads back too.
+        let now = match self.context.runtime.container_status(&id).await {
+            Ok(status) => status.started_at.unwrap_or(now),
+            Err(_) => now,
+        };
         let post_start = container.lifecycle.as_ref().and_then(|l| l.post_start.clone());
         if let Some(record) = self.records.get_mut(name) {
             let run =
