@@ -8,7 +8,7 @@
 mod common;
 mod kubelet_common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kubelet_common::{
     AGNHOST, BUSYBOX, GOPROXY, KubeletNode, NODE, container_status, is_ready, is_running, restart_count,
@@ -109,12 +109,41 @@ spec:
       exec:
         command: ["true"]
       periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: readiness-flip
+spec:
+  nodeName: {NODE}
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    command: ["sh", "-c", "touch /tmp/ready; sleep 6; rm /tmp/ready; sleep 3600"]
+    readinessProbe:
+      exec:
+        command: ["cat", "/tmp/ready"]
+      periodSeconds: 1
+      failureThreshold: 2
 "#
     ));
 
+    // readiness-flip: ready, then not ready without a restart once its file is gone.
+    node.wait_pod("readiness-flip", "ready", Duration::from_secs(60), is_ready);
+    let pod = node.wait_pod("readiness-flip", "unready", Duration::from_secs(30), |p| !is_ready(p));
+    assert!(is_running(&pod, "app"));
+    assert_eq!(restart_count(&pod, "app"), 0);
+    let ready = pod["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+    assert_eq!(ready["reason"], "ContainersNotReady");
+    assert_eq!(ready["message"], "containers with unready status: [app]");
+    let describe = node.describe("readiness-flip");
+    assert!(
+        describe.contains("Readiness probe failed: cat: can't open '/tmp/ready': No such file or directory"),
+        "{describe}"
+    );
+
     // goproxy: Running but not ready during its readiness probe's initial delay, then 1/1.
     let pod = node.wait_pod("goproxy", "Running", Duration::from_secs(60), |p| is_running(p, "goproxy"));
-    let started = Instant::now();
     assert!(!is_ready(&pod), "ready before the readiness probe ran: {pod}");
     let row = node.row("goproxy");
     assert_eq!(&row[1..3], ["0/1", "Running"], "{row:?}");
@@ -129,7 +158,11 @@ spec:
     assert_eq!(restart_count(&pod, "app"), 0);
 
     let pod = node.wait_pod("goproxy", "1/1", Duration::from_secs(60), is_ready);
-    assert!(started.elapsed() >= Duration::from_secs(8), "ready too early: {:?}", started.elapsed());
+    let time = |v: &serde_json::Value| v.as_str().unwrap().parse::<k8s_openapi::jiff::Timestamp>().unwrap();
+    let running_since = time(&container_status(&pod, "goproxy")["state"]["running"]["startedAt"]);
+    let ready = pod["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap();
+    let ready_after = time(&ready["lastTransitionTime"]).duration_since(running_since);
+    assert!(ready_after.as_secs() >= 14, "ready before the initial delay: {ready_after:?}");
     assert_eq!(restart_count(&pod, "goproxy"), 0, "the tcpSocket liveness probe on the named port passes");
     let row = node.row("goproxy");
     assert_eq!(&row[1..3], ["1/1", "Running"], "{row:?}");

@@ -34,6 +34,9 @@ pub(crate) struct ConfigInputs<'a> {
     pub restart_count: u32,
     /// The node's memory capacity in bytes (for Burstable OOM scores).
     pub node_memory_bytes: u64,
+    /// The lowest OOM score the kubelet may give (its own, when it lacks
+    /// CAP_SYS_RESOURCE and so cannot lower a process's score below it).
+    pub oom_score_adj_floor: Option<i32>,
 }
 
 /// The runtime configuration and the `subPath` directories to create before the container.
@@ -121,7 +124,7 @@ fn oom_score_adj(pod: &Pod, memory_request: Option<u64>, node_memory: u64) -> i3
     }
 }
 
-fn resources(pod: &Pod, container: &Container, node_memory: u64) -> Result<Resources, String> {
+fn resources(pod: &Pod, container: &Container, node_memory: u64, floor: Option<i32>) -> Result<Resources, String> {
     let r = container.resources.clone().unwrap_or_default();
     let (requests, limits) = (r.requests.as_ref(), r.limits.as_ref());
     let cpu_limit = quantity(limits, "cpu")?;
@@ -136,7 +139,7 @@ fn resources(pod: &Pod, container: &Container, node_memory: u64) -> Result<Resou
         cpu_limit_millis: millis(cpu_limit),
         memory_limit_bytes: bytes(memory_limit),
         pids_limit: None,
-        oom_score_adj: Some(oom_score_adj(pod, bytes(memory_request), node_memory)),
+        oom_score_adj: Some(oom_score_adj(pod, bytes(memory_request), node_memory).max(floor.unwrap_or(i32::MIN))),
     })
 }
 
@@ -203,7 +206,7 @@ pub(crate) fn build(inputs: ConfigInputs<'_>) -> Result<Built, String> {
     let image =
         c.image.clone().filter(|i| !i.is_empty()).ok_or_else(|| format!("container {:?} has no image", c.name))?;
     let security = security(inputs.pod, c)?;
-    let resources = resources(inputs.pod, c, inputs.node_memory_bytes)?;
+    let resources = resources(inputs.pod, c, inputs.node_memory_bytes, inputs.oom_score_adj_floor)?;
     let (mounts, subpath_dirs) = mounts(&inputs, security.privileged)?;
     let expand_all =
         |list: &Option<Vec<String>>| -> Vec<String> { list.iter().flatten().map(|a| expand(a, &inputs.env)).collect() };
@@ -261,6 +264,7 @@ mod tests {
             log_path: PathBuf::from("/logs/c/0.log"),
             restart_count: 0,
             node_memory_bytes: 1 << 30,
+            oom_score_adj_floor: None,
         }
     }
 
@@ -316,6 +320,8 @@ mod tests {
         assert_eq!(r.cpu_limit_millis, Some(500));
         assert_eq!(r.memory_limit_bytes, Some(64 << 20));
         assert_eq!(r.oom_score_adj, Some(-997));
+        let floored = ConfigInputs { oom_score_adj_floor: Some(0), ..inputs(&guaranteed, &volumes, vec![]) };
+        assert_eq!(build(floored).unwrap().config.resources.oom_score_adj, Some(0));
         let burstable = pod(json!({"spec": {"containers": [{"name": "c", "image": "i",
             "resources": {"requests": {"memory": "256Mi"}}}]}}));
         let r = build(inputs(&burstable, &volumes, vec![])).unwrap().config.resources;

@@ -134,13 +134,17 @@ pub(crate) fn pod_status(inputs: &StatusInputs<'_>) -> PodStatus {
         .iter()
         .filter(|(_, k)| *k == Kind::Regular)
         .any(|(c, _)| inputs.records.get(&c.name).is_some_and(ContainerRecord::ever_ran));
-    let pending_init = !regular_started;
-    let mut init_statuses = Vec::new();
-    let mut statuses = Vec::new();
-    for (c, kind) in &containers {
-        let status = container_status(c, inputs.records.get(&c.name), *kind, pending_init);
-        if kind.is_init_list() { init_statuses.push(status) } else { statuses.push(status) }
-    }
+    let init_statuses: Vec<ContainerStatus> = containers
+        .iter()
+        .filter(|(_, k)| k.is_init_list())
+        .map(|(c, kind)| container_status(c, inputs.records.get(&c.name), *kind, true))
+        .collect();
+    let initializing = !regular_started && !status::pending_init_containers(&spec, &init_statuses).is_empty();
+    let statuses: Vec<ContainerStatus> = containers
+        .iter()
+        .filter(|(_, k)| *k == Kind::Regular)
+        .map(|(c, kind)| container_status(c, inputs.records.get(&c.name), *kind, initializing))
+        .collect();
 
     let phase = inputs.terminal_phase.unwrap_or_else(|| status::phase(&spec, &init_statuses, &statuses, false));
     let old_conditions = current.conditions.clone().unwrap_or_default();
@@ -260,6 +264,15 @@ mod tests {
         assert_eq!(c.last_state.as_ref().unwrap().terminated.as_ref().unwrap().exit_code, 1);
         assert_eq!(c.restart_count, 2);
         assert_eq!(s.phase.as_deref(), Some("Running"));
+    }
+
+    #[test]
+    fn containers_not_yet_created_are_container_creating() {
+        let p = pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "y"}]}}));
+        let s = status_for(&p, &HashMap::new());
+        let c = &s.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(c.state.as_ref().unwrap().waiting.as_ref().unwrap().reason.as_deref(), Some("ContainerCreating"));
+        assert_eq!(s.phase.as_deref(), Some("Pending"));
     }
 
     #[test]

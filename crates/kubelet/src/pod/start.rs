@@ -266,8 +266,14 @@ impl Worker {
         let image = match self.images.ensure(&self.context, &container, &reference, &secrets).await {
             Ok(image) => image,
             Err(waiting) => {
+                // After a failed pull, sync again soon to show ImagePullBackOff, then
+                // when the back-off ends to pull again.
                 let image_name = container.image.clone().unwrap_or_default();
-                let at = self.images.backoff_until(&image_name).unwrap_or(retry);
+                let at = match (waiting.reason.as_str(), self.images.backoff_until(&image_name)) {
+                    ("ErrImagePull", Some(until)) => until.min(Instant::now() + Duration::from_secs(1)),
+                    (_, Some(until)) => until,
+                    _ => retry,
+                };
                 return self.start_failed(name, waiting, at);
             }
         };
@@ -314,6 +320,7 @@ impl Worker {
             log_path: container_log_path(&log_dir, name, restart_count),
             restart_count,
             node_memory_bytes: node_memory,
+            oom_score_adj_floor: self.context.oom_score_adj_floor,
         }) {
             Ok(built) => built,
             Err(err) => return config_error(self, err),
@@ -368,6 +375,8 @@ impl Worker {
                 let run = Run { id: id.clone(), image_id, started_at: now, post_start_done: true, exit: Some(exit) };
                 record.begin_run(run, restart_count);
             }
+            // The next sync restarts it, subject to the back-off.
+            self.wake(Instant::now());
             return false;
         }
         recorder.record(&reference, EventType::Normal, "Started", format!("Started container {name}"));

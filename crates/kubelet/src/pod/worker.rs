@@ -156,11 +156,28 @@ pub(crate) fn spawn(context: Arc<Context>, pod: Pod, done: mpsc::UnboundedSender
     WorkerHandle { tx, cancel, task }
 }
 
-/// Whether the loop goes on.
+/// What a message asks of the loop.
 #[derive(PartialEq, Eq)]
 enum Flow {
-    Continue,
+    /// Something changed: sync.
+    Sync,
+    /// Nothing the worker acts on (the pod's own status changed): keep waiting.
+    Quiet,
+    /// Stop.
     Detach,
+}
+
+/// Whether two versions of a pod differ in more than their status (the kubelet's pod
+/// source ignores status-only updates, many of which are its own writes).
+fn differs_beyond_status(old: &Pod, new: &Pod) -> bool {
+    let strip = |pod: &Pod| {
+        let mut pod = pod.clone();
+        pod.status = None;
+        pod.metadata.resource_version = None;
+        pod.metadata.managed_fields = None;
+        pod
+    };
+    strip(old) != strip(new)
 }
 
 impl Worker {
@@ -197,16 +214,18 @@ impl Worker {
                 self.write_status().await;
             }
             let deadline = self.next_wakeup();
-            tokio::select! {
-                message = rx.recv() => match message {
-                    None => detached = true,
-                    Some(message) => {
-                        if self.apply(message) == Flow::Detach {
+            loop {
+                tokio::select! {
+                    message = rx.recv() => match message.map(|m| self.apply(m)) {
+                        None | Some(Flow::Detach) => {
                             detached = true;
+                            break;
                         }
-                    }
-                },
-                _ = tokio::time::sleep_until(deadline) => {}
+                        Some(Flow::Sync) => break,
+                        Some(Flow::Quiet) => {}
+                    },
+                    _ = tokio::time::sleep_until(deadline) => break,
+                }
             }
         }
         if detached {
@@ -252,14 +271,19 @@ impl Worker {
     fn apply(&mut self, message: WorkerMessage) -> Flow {
         match message {
             WorkerMessage::Update(pod) => {
-                if pod.metadata.uid.as_deref() == Some(self.uid.as_str()) {
-                    // Labels and annotations show in downward API volumes.
-                    if pod.metadata.labels != self.pod.metadata.labels
-                        || pod.metadata.annotations != self.pod.metadata.annotations
-                    {
-                        self.refresh_volumes = true;
-                    }
-                    self.pod = *pod;
+                if pod.metadata.uid.as_deref() != Some(self.uid.as_str()) {
+                    return Flow::Quiet;
+                }
+                // Labels and annotations show in downward API volumes.
+                if pod.metadata.labels != self.pod.metadata.labels
+                    || pod.metadata.annotations != self.pod.metadata.annotations
+                {
+                    self.refresh_volumes = true;
+                }
+                let changed = differs_beyond_status(&self.pod, &pod);
+                self.pod = *pod;
+                if !changed {
+                    return Flow::Quiet;
                 }
             }
             WorkerMessage::Gone => self.gone = true,
@@ -294,7 +318,7 @@ impl Worker {
             }
             WorkerMessage::Resync => self.refresh_volumes = true,
         }
-        Flow::Continue
+        Flow::Sync
     }
 
     /// The spec of a container (init or regular) by name.
