@@ -9,7 +9,7 @@ mod kubelet_common;
 use std::time::{Duration, Instant};
 
 use kubelet_common::{
-    BUSYBOX, KubeletNode, NODE, container_status, is_ready, is_running, restart_count, waiting_reason,
+    AGNHOST, BUSYBOX, KubeletNode, NODE, container_status, is_ready, is_running, restart_count, waiting_reason,
 };
 
 fn waiting_message(pod: &serde_json::Value, name: &str) -> String {
@@ -105,6 +105,36 @@ spec:
     let describe = node.describe("crasher");
     let line = format!("Back-off restarting failed container crash in pod crasher_default({uid})");
     assert!(describe.contains(&line), "missing {line:?} in:\n{describe}");
+}
+
+#[test]
+fn a_new_image_replaces_the_container() {
+    let Some(node) = KubeletNode::start() else { return };
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: upgraded
+spec:
+  nodeName: {NODE}
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    command: ["sleep", "3600"]
+"#
+    ));
+    let before = node.wait_pod("upgraded", "ready", Duration::from_secs(60), is_ready);
+    node.server.ok(&["set", "image", "pod/upgraded", &format!("app={AGNHOST}")]);
+    let after = node.wait_pod("upgraded", "the new image running", Duration::from_secs(60), |p| {
+        is_running(p, "app") && container_status(p, "app")["image"] == AGNHOST
+    });
+    assert_ne!(container_status(&after, "app")["containerID"], container_status(&before, "app")["containerID"]);
+    assert_eq!(restart_count(&after, "app"), 1);
+    let describe = node.describe("upgraded");
+    assert!(describe.contains("Container app definition changed, will be restarted"), "{describe}");
 }
 
 #[test]

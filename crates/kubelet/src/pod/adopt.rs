@@ -101,6 +101,7 @@ impl Worker {
             let started_at = newest.started_at.unwrap_or_else(Timestamp::now);
             let run = Run {
                 id: newest.id.clone(),
+                image: newest.image.clone(),
                 image_id: api.map(|s| s.image_id.clone()).filter(|i| !i.is_empty()).unwrap_or(newest.image_id.clone()),
                 started_at,
                 post_start_done: true,

@@ -53,7 +53,7 @@ fn should_restart(policy: &str, exit_code: i32) -> bool {
 }
 
 fn restart_kind(record: &ContainerRecord, finished_at: Timestamp) -> Start {
-    if record.restart_now { Start::Immediate } else { Start::AfterExit { finished_at } }
+    if record.restart_now || record.spec_changed { Start::Immediate } else { Start::AfterExit { finished_at } }
 }
 
 /// Computes the plan. `records` has one entry per container name of the spec (missing
@@ -112,7 +112,13 @@ pub(crate) fn plan(spec: &PodSpec, records: &HashMap<String, ContainerRecord>) -
             }
             Position::Running { .. } => any_active = true,
             Position::Exited(t) => {
-                let restart = if r.restart_now { policy != "Never" } else { should_restart(policy, t.exit_code) };
+                let restart = if r.spec_changed {
+                    true
+                } else if r.restart_now {
+                    policy != "Never"
+                } else {
+                    should_restart(policy, t.exit_code)
+                };
                 if restart {
                     any_active = true;
                     out.start.push((c.name.clone(), restart_kind(&r, t.finished_at)));
@@ -158,6 +164,7 @@ mod tests {
         r.begin_run(
             Run {
                 id: format!("{name}-1"),
+                image: String::new(),
                 image_id: String::new(),
                 started_at: at(0),
                 post_start_done: true,
@@ -250,6 +257,14 @@ mod tests {
         assert_eq!(plan(&on_failure, &records(vec![killed.clone()])).start, vec![("c".to_string(), Start::Immediate)]);
         let never = spec(json!({"restartPolicy": "Never", "containers": [{"name": "c"}]}));
         assert!(plan(&never, &records(vec![killed])).start.is_empty());
+    }
+
+    #[test]
+    fn changed_containers_are_replaced_whatever_the_policy() {
+        let never = spec(json!({"restartPolicy": "Never", "containers": [{"name": "c"}]}));
+        let mut replaced = exited("c", Kind::Regular, 137);
+        replaced.spec_changed = true;
+        assert_eq!(plan(&never, &records(vec![replaced])).start, vec![("c".to_string(), Start::Immediate)]);
     }
 
     #[test]

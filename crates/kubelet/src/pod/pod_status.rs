@@ -200,7 +200,14 @@ mod tests {
     }
 
     fn run(id: &str) -> Run {
-        Run { id: id.into(), image_id: "img@sha256:1".into(), started_at: at(5), post_start_done: true, exit: None }
+        Run {
+            id: id.into(),
+            image: "i".into(),
+            image_id: "img@sha256:1".into(),
+            started_at: at(5),
+            post_start_done: true,
+            exit: None,
+        }
     }
 
     fn exit(id: &str, code: i32) -> Terminated {

@@ -40,6 +40,8 @@ pub(crate) struct Terminated {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Run {
     pub id: String,
+    /// The image the spec named when the run was created (a changed image restarts it).
+    pub image: String,
     /// `docker.io/library/busybox@sha256:…` (or the config digest when no repo digest is known).
     pub image_id: String,
     pub started_at: Timestamp,
@@ -95,6 +97,9 @@ pub(crate) struct ContainerRecord {
     /// The kubelet itself killed the current run (a failed liveness or startup probe): it
     /// restarts at once, without back-off, as upstream restarts it in the same sync.
     pub restart_now: bool,
+    /// The current run was stopped because the spec changed (its image): it is replaced
+    /// whatever the restart policy says.
+    pub spec_changed: bool,
 }
 
 impl ContainerRecord {
@@ -109,6 +114,7 @@ impl ContainerRecord {
             started: false,
             ready: false,
             restart_now: false,
+            spec_changed: false,
         }
     }
 
@@ -146,6 +152,7 @@ impl ContainerRecord {
         self.started = false;
         self.ready = false;
         self.restart_now = false;
+        self.spec_changed = false;
     }
 
     /// Records the end of the run with this id (idempotent).
@@ -185,6 +192,7 @@ mod tests {
     fn run(id: &str) -> Run {
         Run {
             id: id.into(),
+            image: String::new(),
             image_id: String::new(),
             started_at: Timestamp::UNIX_EPOCH,
             post_start_done: true,

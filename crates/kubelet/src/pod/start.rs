@@ -359,6 +359,7 @@ impl Worker {
 
         // Start.
         let image_id = if image.repo_digest.is_empty() { image.id.clone() } else { image.repo_digest.clone() };
+        let spec_image = container.image.clone().unwrap_or_default();
         let now = Timestamp::now();
         if let Err(err) = self.context.runtime.start_container(&id).await {
             recorder.record(&reference, EventType::Warning, "Failed", format!("Error: {err}"));
@@ -372,7 +373,14 @@ impl Worker {
                 finished_at: Timestamp::now(),
             };
             if let Some(record) = self.records.get_mut(name) {
-                let run = Run { id: id.clone(), image_id, started_at: now, post_start_done: true, exit: Some(exit) };
+                let run = Run {
+                    id: id.clone(),
+                    image: spec_image,
+                    image_id,
+                    started_at: now,
+                    post_start_done: true,
+                    exit: Some(exit),
+                };
                 record.begin_run(run, restart_count);
             }
             // The next sync restarts it, subject to the back-off.
@@ -387,8 +395,14 @@ impl Worker {
         };
         let post_start = container.lifecycle.as_ref().and_then(|l| l.post_start.clone());
         if let Some(record) = self.records.get_mut(name) {
-            let run =
-                Run { id: id.clone(), image_id, started_at: now, post_start_done: post_start.is_none(), exit: None };
+            let run = Run {
+                id: id.clone(),
+                image: spec_image,
+                image_id,
+                started_at: now,
+                post_start_done: post_start.is_none(),
+                exit: None,
+            };
             record.begin_run(run, restart_count);
         }
         self.watch_exit(name, &id, &container, Some(now));

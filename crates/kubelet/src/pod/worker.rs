@@ -363,6 +363,7 @@ impl Worker {
             self.stop_running().await;
             return;
         }
+        self.restart_changed_containers().await;
         if !self.ensure_volumes().await || !self.ensure_sandbox().await {
             return;
         }
@@ -400,6 +401,27 @@ impl Worker {
         }
         if self.terminal_phase.is_some() {
             self.stop_running().await;
+        }
+    }
+
+    /// A running container whose image was changed in the spec (the one mutable field
+    /// of a container) is replaced, as upstream replaces a container whose spec hash changed.
+    async fn restart_changed_containers(&mut self) {
+        let changed: Vec<String> = self
+            .records
+            .values()
+            .filter_map(|r| {
+                let run = r.run.as_ref().filter(|run| run.exit.is_none())?;
+                let image = self.container_spec(&r.name)?.image.unwrap_or_default();
+                (run.image != image).then(|| r.name.clone())
+            })
+            .collect();
+        for name in changed {
+            let message = format!("Container {name} definition changed, will be restarted");
+            self.kill_container(&name, Some(message), None).await;
+            if let Some(record) = self.records.get_mut(&name) {
+                record.spec_changed = true;
+            }
         }
     }
 
