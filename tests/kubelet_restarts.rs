@@ -47,6 +47,19 @@ spec:
 apiVersion: v1
 kind: Pod
 metadata:
+  name: deadline
+spec:
+  nodeName: {NODE}
+  activeDeadlineSeconds: 3
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
   name: fails-once
 spec:
   nodeName: {NODE}
@@ -81,15 +94,22 @@ spec:
     assert_eq!(status["lastState"]["terminated"]["exitCode"], 2);
     assert_eq!(status["lastState"]["terminated"]["message"], "boom\n");
 
+    // activeDeadlineSeconds: the pod fails and its container is stopped.
+    let pod =
+        node.wait_pod("deadline", "DeadlineExceeded", Duration::from_secs(60), |p| p["status"]["phase"] == "Failed");
+    assert_eq!(pod["status"]["reason"], "DeadlineExceeded");
+    assert_eq!(pod["status"]["message"], "Pod was active on the node longer than the specified deadline");
+    let pod = node.wait_pod("deadline", "the container stopped", Duration::from_secs(30), |p| !is_running(p, "app"));
+    assert!(container_status(&pod, "app")["state"]["terminated"].is_object(), "{pod}");
+
     // restartPolicy Always with a container that always fails: 10s, then 20s of back-off.
     let pod = node.wait_pod("crasher", "CrashLoopBackOff", Duration::from_secs(60), |p| {
         waiting_reason(p, "crash") == "CrashLoopBackOff"
     });
-    let first = Instant::now();
     let message = waiting_message(&pod, "crash");
     let uid = pod["metadata"]["uid"].as_str().unwrap();
     assert_eq!(message, format!("back-off 10s restarting failed container=crash pod=crasher_default({uid})"));
-    let last = &container_status(&pod, "crash")["lastState"]["terminated"];
+    let last = container_status(&pod, "crash")["lastState"]["terminated"].clone();
     assert_eq!((last["exitCode"].as_i64(), last["reason"].as_str()), (Some(1), Some("Error")));
     let row = node.row("crasher");
     assert_eq!(&row[1..3], ["0/1", "CrashLoopBackOff"], "{row:?}");
@@ -98,8 +118,12 @@ spec:
     let pod = node.wait_pod("crasher", "a longer back-off", Duration::from_secs(60), |p| {
         waiting_message(p, "crash").starts_with("back-off 20s")
     });
-    let waited = first.elapsed();
-    assert!(waited >= Duration::from_secs(7), "the 10s back-off was cut short: {waited:?}");
+    // The run that crashed into the 20s back-off started 10s after the one before ended.
+    let time = |v: &serde_json::Value| v.as_str().unwrap().parse::<k8s_openapi::jiff::Timestamp>().unwrap();
+    let finished_before = time(&last["finishedAt"]);
+    let started_after = time(&container_status(&pod, "crash")["lastState"]["terminated"]["startedAt"]);
+    let waited = started_after.duration_since(finished_before);
+    assert!(waited.as_secs() >= 9, "the 10s back-off was cut short: {waited:?}");
     assert_eq!(restart_count(&pod, "crash"), restarts + 1);
     assert_eq!(pod["status"]["phase"], "Running");
     let describe = node.describe("crasher");

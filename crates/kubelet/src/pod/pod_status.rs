@@ -34,6 +34,8 @@ pub(crate) struct StatusInputs<'a> {
     pub start_time: Option<Timestamp>,
     /// The phase once the pod has finished (it never changes afterwards).
     pub terminal_phase: Option<Phase>,
+    /// Why the kubelet ended the pod (`DeadlineExceeded` and its message).
+    pub terminal_reason: Option<(String, String)>,
     pub now: Timestamp,
 }
 
@@ -169,8 +171,14 @@ pub(crate) fn pod_status(inputs: &StatusInputs<'_>) -> PodStatus {
 
     let host_network = spec.host_network == Some(true);
     let pod_ips: Vec<String> = if host_network { inputs.host_ips.to_vec() } else { inputs.pod_ips.to_vec() };
+    let (reason, message) = match &inputs.terminal_reason {
+        Some((reason, message)) => (Some(reason.clone()), Some(message.clone())),
+        None => (current.reason.clone(), current.message.clone()),
+    };
     PodStatus {
         phase: Some(phase.as_str().to_string()),
+        reason,
+        message,
         conditions: Some(conditions),
         host_ip: inputs.host_ips.first().cloned(),
         host_ips: (!inputs.host_ips.is_empty())
@@ -230,6 +238,7 @@ mod tests {
             pod_ips: &[],
             start_time: Some(at(1)),
             terminal_phase: None,
+            terminal_reason: None,
             now: at(10),
         })
     }
@@ -297,6 +306,24 @@ mod tests {
         assert!(s.init_container_statuses.as_ref().unwrap()[0].ready, "a completed init container is ready");
         let initialized = s.conditions.as_ref().unwrap().iter().find(|c| c.type_ == "Initialized").unwrap();
         assert_eq!(initialized.status, "True");
+    }
+
+    #[test]
+    fn a_deadline_fails_the_pod_with_a_reason() {
+        let p = pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}));
+        let s = pod_status(&StatusInputs {
+            pod: &p,
+            records: &HashMap::new(),
+            sandbox_ready: true,
+            host_ips: &[],
+            pod_ips: &[],
+            start_time: None,
+            terminal_phase: Some(Phase::Failed),
+            terminal_reason: Some(("DeadlineExceeded".into(), "too long".into())),
+            now: at(10),
+        });
+        assert_eq!(s.phase.as_deref(), Some("Failed"));
+        assert_eq!((s.reason.as_deref(), s.message.as_deref()), (Some("DeadlineExceeded"), Some("too long")));
     }
 
     #[test]

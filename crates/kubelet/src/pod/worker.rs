@@ -35,6 +35,7 @@ use super::record::{ContainerRecord, Kind, Terminated, spec_containers};
 use super::sources::references;
 use super::tokens::TokenCache;
 use crate::backoff::Backoff;
+use crate::events::{EventType, pod_reference};
 use crate::netns::PodDialer;
 use crate::probe::ProbeKind;
 use crate::status::Phase;
@@ -120,6 +121,8 @@ pub(super) struct Worker {
     pub wake_at: Option<Instant>,
     pub start_time: Timestamp,
     pub terminal_phase: Option<Phase>,
+    /// Why the kubelet ended the pod, if it did (activeDeadlineSeconds).
+    pub terminal_reason: Option<(String, String)>,
     pub gone: bool,
     /// The watches of the ConfigMaps and Secrets the pod uses.
     pub subscription: Option<Subscription>,
@@ -147,6 +150,7 @@ pub(crate) fn spawn(context: Arc<Context>, pod: Pod, done: mpsc::UnboundedSender
         wake_at: None,
         start_time: Timestamp::now(),
         terminal_phase: None,
+        terminal_reason: None,
         gone: false,
         subscription: None,
         pod,
@@ -359,6 +363,7 @@ impl Worker {
         for (name, kill) in kills {
             self.kill_for_probe(&name, kill).await;
         }
+        self.check_active_deadline();
         if self.terminal_phase.is_some() {
             self.stop_running().await;
             return;
@@ -404,6 +409,26 @@ impl Worker {
         }
     }
 
+    /// `activeDeadlineSeconds`: once the pod has been active that long since its start, it
+    /// fails with `DeadlineExceeded` and its containers are stopped, as upstream does.
+    fn check_active_deadline(&mut self) {
+        if self.terminal_phase.is_some() {
+            return;
+        }
+        let Some(seconds) = self.pod.spec.as_ref().and_then(|s| s.active_deadline_seconds) else { return };
+        let started = self.pod.status.as_ref().and_then(|s| s.start_time.as_ref()).map_or(self.start_time, |t| t.0);
+        let deadline = started + jiff::SignedDuration::from_secs(seconds.max(0));
+        let left = deadline.duration_since(Timestamp::now());
+        if left.is_positive() {
+            self.wake(Instant::now() + Duration::try_from(left).unwrap_or_default());
+            return;
+        }
+        let message = "Pod was active on the node longer than the specified deadline";
+        self.context.recorder.record(&pod_reference(&self.pod), EventType::Normal, "DeadlineExceeded", message);
+        self.terminal_phase = Some(Phase::Failed);
+        self.terminal_reason = Some(("DeadlineExceeded".to_string(), message.to_string()));
+    }
+
     /// A running container whose image was changed in the spec (the one mutable field
     /// of a container) is replaced, as upstream replaces a container whose spec hash changed.
     async fn restart_changed_containers(&mut self) {
@@ -434,6 +459,7 @@ impl Worker {
             pod_ips: &[],
             start_time: Some(self.start_time),
             terminal_phase: self.terminal_phase,
+            terminal_reason: self.terminal_reason.clone(),
             now: Timestamp::now(),
         })
     }
