@@ -126,6 +126,12 @@ spec:
     assert!(waited.as_secs() >= 9, "the 10s back-off was cut short: {waited:?}");
     assert_eq!(restart_count(&pod, "crash"), restarts + 1);
     assert_eq!(pod["status"]["phase"], "Running");
+    // Only the current run and the one before it are kept in the runtime.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while node.runtime_objects(uid).1 > 2 {
+        assert!(Instant::now() < deadline, "old runs are not removed: {:?}", node.runtime_objects(uid));
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let describe = node.describe("crasher");
     let line = format!("Back-off restarting failed container crash in pod crasher_default({uid})");
     assert!(describe.contains(&line), "missing {line:?} in:\n{describe}");

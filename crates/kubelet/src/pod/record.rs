@@ -141,10 +141,13 @@ impl ContainerRecord {
         if self.ever_ran() { self.restart_count.saturating_add(1) } else { self.restart_count }
     }
 
-    /// A new run replaces the current one, which becomes `lastState`.
-    pub fn begin_run(&mut self, run: Run, restart_count: u32) {
+    /// A new run replaces the current one, which becomes `lastState`. Returns the id of
+    /// the run that dropped out of the record (the one before `lastState`), which the
+    /// runtime no longer needs to keep.
+    pub fn begin_run(&mut self, run: Run, restart_count: u32) -> Option<String> {
+        let mut retired = None;
         if let Some(previous) = self.run.take().and_then(|r| r.exit) {
-            self.last_termination = Some(previous);
+            retired = self.last_termination.replace(previous).map(|t| t.container_id);
         }
         self.run = Some(run);
         self.restart_count = restart_count;
@@ -153,6 +156,7 @@ impl ContainerRecord {
         self.ready = false;
         self.restart_now = false;
         self.spec_changed = false;
+        retired
     }
 
     /// Records the end of the run with this id (idempotent).
@@ -213,10 +217,12 @@ mod tests {
         r.record_exit("a", exit("a", 2));
         assert!(matches!(r.position(), Position::Exited(t) if t.exit_code == 2));
         assert_eq!(r.next_restart_count(), 1);
-        r.begin_run(run("b"), 1);
+        assert_eq!(r.begin_run(run("b"), 1), None);
         assert_eq!(r.last_termination.as_ref().map(|t| t.container_id.as_str()), Some("a"));
         assert_eq!(r.restart_count, 1);
         assert!(!r.started && !r.ready);
+        r.record_exit("b", exit("b", 1));
+        assert_eq!(r.begin_run(run("c"), 2).as_deref(), Some("a"), "only one dead run is kept");
     }
 
     #[test]

@@ -381,7 +381,8 @@ impl Worker {
                     post_start_done: true,
                     exit: Some(exit),
                 };
-                record.begin_run(run, restart_count);
+                let retired = record.begin_run(run, restart_count);
+                self.retire(retired);
             }
             // The next sync restarts it, subject to the back-off.
             self.wake(Instant::now());
@@ -403,7 +404,8 @@ impl Worker {
                 post_start_done: post_start.is_none(),
                 exit: None,
             };
-            record.begin_run(run, restart_count);
+            let retired = record.begin_run(run, restart_count);
+            self.retire(retired);
         }
         self.watch_exit(name, &id, &container, Some(now));
 
@@ -432,6 +434,23 @@ impl Worker {
         }
         self.begin_probing(name, &container, &id, Instant::now(), false, false);
         self.records.get(name).and_then(|r| r.running_id()).is_some()
+    }
+
+    /// Removes a run that is no longer reported (upstream keeps one dead container per
+    /// name): its container, snapshot and log file.
+    fn retire(&self, id: Option<String>) {
+        let Some(id) = id else { return };
+        let runtime = self.context.runtime.clone();
+        tokio::spawn(async move {
+            let log = runtime.container_status(&id).await.ok().map(|s| s.log_path);
+            if let Err(err) = runtime.remove_container(&id).await {
+                tracing::warn!(container = %id, %err, "removing an old container failed");
+                return;
+            }
+            if let Some(log) = log.filter(|p| !p.as_os_str().is_empty()) {
+                let _ = tokio::fs::remove_file(log).await;
+            }
+        });
     }
 
     /// Watches a run for its exit.

@@ -157,7 +157,11 @@ fn check_host_path(path: &Path, kind: &str) -> Result<(), String> {
     let meta = std::fs::metadata(path);
     let failed = |what: &str| Err(format!("hostPath type check failed: {shown} is not {what}"));
     match kind {
-        "" => Ok(()),
+        // No check; a missing path becomes a directory, as containerd creates it.
+        "" => match meta {
+            Err(_) => std::fs::create_dir_all(path).map_err(|e| io_message("creating", path, e)),
+            Ok(_) => Ok(()),
+        },
         "DirectoryOrCreate" => match meta {
             Err(_) => {
                 std::fs::create_dir_all(path).map_err(|e| io_message("creating", path, e))?;
