@@ -58,6 +58,15 @@ spec:
     for line in ["Created container: web", "Started container writer", "already present on machine"] {
         assert!(describe.contains(line), "missing {line:?} in:\n{describe}");
     }
+
+    // A pod that vanishes from the API (forced deletion) is cleaned up too.
+    let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
+    node.server.ok(&["delete", "pod", "two-containers", "--grace-period=0", "--force"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node.runtime_objects(&uid) != (0, 0) || node.root_dir().join("pods").join(&uid).exists() {
+        assert!(Instant::now() < deadline, "the forcibly deleted pod was not cleaned up");
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 #[test]
@@ -269,10 +278,13 @@ metadata:
     app: config
 spec:
   nodeName: {NODE}
+  hostAliases:
+  - ip: "10.1.2.3"
+    hostnames: ["foo.local", "bar.local"]
   containers:
   - name: app
     image: {BUSYBOX}
-    command: ["sh", "-c", "env > /out/env; cat /etc/config/game.properties > /out/config; cat /etc/secret/password > /out/secret; cat /etc/podinfo/labels > /out/labels; sleep 3600"]
+    command: ["sh", "-c", "env > /out/env; cat /etc/config/game.properties > /out/config; cat /etc/secret/password > /out/secret; cat /etc/podinfo/labels > /out/labels; cat /etc/hosts > /out/hosts; cat /etc/resolv.conf > /out/resolv; hostname > /out/hostname; sleep 3600"]
     env:
     - name: SPECIAL_LEVEL_KEY
       valueFrom:
@@ -349,6 +361,14 @@ spec:
     assert_eq!(read("config"), "lives=3\n");
     assert_eq!(read("secret"), "s3cr3t");
     assert_eq!(read("labels"), "app=\"config\"");
+    let hosts = read("hosts");
+    assert!(hosts.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"), "{hosts}");
+    assert!(hosts.lines().any(|l| l == "10.1.2.3\tfoo.local\tbar.local"), "{hosts}");
+    let resolv = read("resolv");
+    assert!(resolv.lines().any(|l| l.starts_with("search default.svc.cluster.local svc.cluster.local cluster.local")));
+    assert!(resolv.lines().any(|l| l == "nameserver 10.43.0.10"), "{resolv}");
+    assert!(resolv.lines().any(|l| l == "options ndots:5"), "{resolv}");
+    assert_eq!(read("hostname"), "config-demo\n");
     let secret_dir = node.volume_dir(&pod, "secret", "secret-volume");
     assert_eq!(node.mounts_under(&secret_dir), vec![secret_dir.clone()], "secrets live on a tmpfs");
 

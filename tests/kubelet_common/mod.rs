@@ -172,6 +172,7 @@ impl KubeletNode {
         let mut config = KubeletConfig::new(NODE, self.root_dir());
         config.pod_log_dir = self.log_dir();
         config.node_ips = vec![NODE_IP.to_string()];
+        config.cluster_dns = vec!["10.43.0.10".to_string()];
         config.node_allocatable.cpu = Some("2".into());
         config.node_allocatable.memory = Some("2Gi".into());
         config.retry_period = Duration::from_secs(2);

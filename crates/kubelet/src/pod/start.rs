@@ -49,6 +49,28 @@ fn hostname(pod: &k8s_openapi::api::core::v1::Pod) -> String {
     cut
 }
 
+/// The pod's own `/etc/hosts` entries (its IPs with its hostname, `hostAliases`) as
+/// [`dns::hosts_file`] writes them; the runtime adds the standard localhost block.
+fn hosts_entries(
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+    name: &str,
+    namespace: &str,
+    pod_ips: &[String],
+    domain: &str,
+) -> Vec<HostEntry> {
+    let standard = dns::hosts_file(&Default::default(), name, namespace, &[], domain);
+    let standard: Vec<&str> = standard.lines().collect();
+    dns::hosts_file(spec, name, namespace, pod_ips, domain)
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#') && !standard.contains(line))
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let ip = fields.next()?.to_string();
+            Some(HostEntry { ip, hostnames: fields.map(String::from).collect() })
+        })
+        .collect()
+}
+
 /// Turns the runtime's report of an exit into the status's terminated state, reading the
 /// log tail for `FallbackToLogsOnError`.
 pub(super) async fn terminated_from(
@@ -130,12 +152,8 @@ impl Worker {
             &config.cluster_domain,
         );
         let resolver = dns::Resolver::parse(&resolv);
-        let hosts = spec
-            .host_aliases
-            .iter()
-            .flatten()
-            .map(|a| HostEntry { ip: a.ip.clone(), hostnames: a.hostnames.clone().unwrap_or_default() })
-            .collect();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let hosts = hosts_entries(&spec, &name, &namespace, &[], &config.cluster_domain);
         let sandbox_config = SandboxConfig {
             name: pod.metadata.name.clone().unwrap_or_default(),
             namespace,
@@ -508,5 +526,38 @@ impl Worker {
                 self.probes.remove(name);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hosts_entries_are_the_pods_own_lines() {
+        let spec: k8s_openapi::api::core::v1::PodSpec = serde_json::from_value(json!({"containers": [],
+            "hostname": "web-0", "subdomain": "web",
+            "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["foo.local", "bar.local"]}]}))
+        .unwrap();
+        let entries = hosts_entries(&spec, "p", "ns", &["10.42.0.5".into()], "cluster.local");
+        assert_eq!(
+            entries,
+            vec![
+                HostEntry {
+                    ip: "10.42.0.5".into(),
+                    hostnames: vec!["web-0.web.ns.svc.cluster.local".into(), "web-0".into()]
+                },
+                HostEntry { ip: "10.1.2.3".into(), hostnames: vec!["foo.local".into(), "bar.local".into()] },
+            ]
+        );
+        assert!(hosts_entries(&Default::default(), "p", "ns", &[], "cluster.local").is_empty());
+    }
+
+    #[test]
+    fn hostnames_are_cut_to_63_characters() {
+        let pod: k8s_openapi::api::core::v1::Pod =
+            serde_json::from_value(json!({"metadata": {"name": format!("{}-x", "a".repeat(62))}})).unwrap();
+        assert_eq!(hostname(&pod), "a".repeat(62));
     }
 }
