@@ -3,13 +3,11 @@
 
 use std::time::Duration;
 
+use super::{Dialer, Outcome, join_host_port};
 use bytes::{Buf, Bytes};
 use http::{Request, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpStream;
-
-use super::{Outcome, join_host_port};
 
 const STATUS_NAMES: [&str; 4] = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
 
@@ -79,9 +77,14 @@ fn response_status(frame: &[u8]) -> Option<u64> {
     Some(status)
 }
 
-async fn check(host: &str, port: u16, service: Option<&str>) -> Result<Result<u64, String>, String> {
+async fn check(
+    host: &str,
+    port: u16,
+    service: Option<&str>,
+    dialer: &dyn Dialer,
+) -> Result<Result<u64, String>, String> {
     let addr = join_host_port(host, port);
-    let tcp = TcpStream::connect(&addr).await.map_err(|e| e.to_string())?;
+    let tcp = dialer.dial(host, port).await.map_err(|e| e.to_string())?;
     let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
         .await
         .map_err(|e| e.to_string())?;
@@ -112,9 +115,9 @@ async fn check(host: &str, port: u16, service: Option<&str>) -> Result<Result<u6
     Ok(response_status(&body).ok_or_else(|| "malformed health check response".to_string()))
 }
 
-pub async fn probe(host: &str, port: u16, service: Option<&str>, timeout: Duration) -> Outcome {
+pub async fn probe(host: &str, port: u16, service: Option<&str>, timeout: Duration, dialer: &dyn Dialer) -> Outcome {
     let addr = join_host_port(host, port);
-    match tokio::time::timeout(timeout, check(host, port, service)).await {
+    match tokio::time::timeout(timeout, check(host, port, service, dialer)).await {
         Err(_) | Ok(Err(_)) => Outcome::Failure(format!(
             "timeout: failed to connect service {addr:?} within {}s",
             timeout.as_secs().max(1)
@@ -147,7 +150,7 @@ mod tests {
         let port = l.local_addr().unwrap().port();
         drop(l);
         assert_eq!(
-            probe("127.0.0.1", port, None, Duration::from_secs(1)).await,
+            probe("127.0.0.1", port, None, Duration::from_secs(1), &crate::probe::HostDialer).await,
             Outcome::Failure(format!("timeout: failed to connect service \"127.0.0.1:{port}\" within 1s"))
         );
     }

@@ -6,13 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::tcp::dial_error;
+use super::{Dialer, Outcome, join_host_port};
 use http::{Request, StatusCode, header};
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-
-use super::tcp::dial_error;
-use super::{Outcome, join_host_port};
 
 const USER_AGENT: &str = "kube-probe/1.33";
 const MAX_REDIRECTS: usize = 10;
@@ -74,9 +72,10 @@ async fn get_once(
     port: u16,
     path: &str,
     headers: &[(String, String)],
+    dialer: &dyn Dialer,
 ) -> Result<(StatusCode, Option<String>), String> {
     let addr = join_host_port(host, port);
-    let tcp = TcpStream::connect(&addr).await.map_err(|e| dial_error(&addr, &e))?;
+    let tcp = dialer.dial(host, port).await.map_err(|e| dial_error(&addr, &e))?;
     let mut req = Request::get(path);
     let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
     if !has("host") {
@@ -125,13 +124,14 @@ pub async fn probe(
     path: &str,
     headers: &[(String, String)],
     timeout: Duration,
+    dialer: &dyn Dialer,
 ) -> Outcome {
     let https = scheme.eq_ignore_ascii_case("HTTPS");
     let url = format!("{}://{}{path}", if https { "https" } else { "http" }, join_host_port(host, port));
     let run = async {
         let mut path = path.to_string();
         for _ in 0..=MAX_REDIRECTS {
-            let (status, location) = get_once(https, host, port, &path, headers).await?;
+            let (status, location) = get_once(https, host, port, &path, headers, dialer).await?;
             if !status.is_redirection() {
                 return Ok(Ok(status));
             }
@@ -154,6 +154,26 @@ pub async fn probe(
     }
 }
 
+/// One GET for an httpGet lifecycle hook: any HTTP answer counts (upstream's hooks only
+/// fail when the request itself fails); returns the status code.
+pub async fn get_status(
+    scheme: &str,
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+    dialer: &dyn Dialer,
+) -> Result<u16, String> {
+    let https = scheme.eq_ignore_ascii_case("HTTPS");
+    let url = format!("{}://{}{path}", if https { "https" } else { "http" }, join_host_port(host, port));
+    match tokio::time::timeout(timeout, get_once(https, host, port, path, headers, dialer)).await {
+        Err(_) => Err(format!("Get \"{url}\": context deadline exceeded")),
+        Ok(Err(msg)) => Err(format!("Get \"{url}\": {msg}")),
+        Ok(Ok((status, _))) => Ok(status.as_u16()),
+    }
+}
+
 /// The path to request next when `location` stays on the probed host.
 fn same_host_path(location: &str, host: &str, port: u16) -> Option<String> {
     if location.starts_with('/') {
@@ -167,6 +187,7 @@ fn same_host_path(location: &str, host: &str, port: u16) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::HostDialer;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A tiny HTTP server answering each connection from a list of canned responses.
@@ -192,10 +213,13 @@ mod tests {
     #[tokio::test]
     async fn statuses() {
         let port = serve(vec!["HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]).await;
-        assert_eq!(probe("HTTP", "127.0.0.1", port, "/", &[], Duration::from_secs(2)).await, Outcome::Success);
+        assert_eq!(
+            probe("HTTP", "127.0.0.1", port, "/", &[], Duration::from_secs(2), &HostDialer).await,
+            Outcome::Success
+        );
         let port = serve(vec!["HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n"]).await;
         assert_eq!(
-            probe("HTTP", "127.0.0.1", port, "/", &[], Duration::from_secs(2)).await,
+            probe("HTTP", "127.0.0.1", port, "/", &[], Duration::from_secs(2), &HostDialer).await,
             Outcome::Failure("HTTP probe failed with statuscode: 500".into())
         );
         let port = serve(vec![
@@ -204,7 +228,7 @@ mod tests {
         ])
         .await;
         assert_eq!(
-            probe("HTTP", "127.0.0.1", port, "/", &[], Duration::from_secs(2)).await,
+            probe("HTTP", "127.0.0.1", port, "/", &[], Duration::from_secs(2), &HostDialer).await,
             Outcome::Failure("HTTP probe failed with statuscode: 404".into())
         );
     }
@@ -218,7 +242,7 @@ mod tests {
             let (_s, _) = listener.accept().await.unwrap();
             tokio::time::sleep(Duration::from_secs(5)).await;
         });
-        match probe("HTTP", "127.0.0.1", port, "/h", &[], Duration::from_millis(300)).await {
+        match probe("HTTP", "127.0.0.1", port, "/h", &[], Duration::from_millis(300), &HostDialer).await {
             Outcome::Failure(m) => assert!(m.contains("context deadline exceeded"), "{m}"),
             other => panic!("{other:?}"),
         }
@@ -227,7 +251,7 @@ mod tests {
         let port = closed.local_addr().unwrap().port();
         drop(closed);
         assert_eq!(
-            probe("HTTP", "127.0.0.1", port, "/h", &[], Duration::from_secs(1)).await,
+            probe("HTTP", "127.0.0.1", port, "/h", &[], Duration::from_secs(1), &HostDialer).await,
             Outcome::Failure(format!(
                 "Get \"http://127.0.0.1:{port}/h\": dial tcp 127.0.0.1:{port}: connect: connection refused"
             ))

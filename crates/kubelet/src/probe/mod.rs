@@ -4,7 +4,7 @@
 
 pub mod action;
 mod grpc;
-mod http;
+pub mod http;
 mod tcp;
 pub mod tracker;
 
@@ -55,14 +55,30 @@ pub trait ExecProber: Send + Sync {
     fn exec(&self, command: Vec<String>, timeout: Duration) -> BoxFuture<'_, Result<(i32, String), ExecError>>;
 }
 
+/// Opens the TCP connections of httpGet, tcpSocket and grpc checks. The kubelet's dialer
+/// ([`crate::netns::PodDialer`]) connects inside the pod's network namespace.
+pub trait Dialer: Send + Sync {
+    fn dial<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, std::io::Result<tokio::net::TcpStream>>;
+}
+
+/// Connects from the kubelet's own network namespace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostDialer;
+
+impl Dialer for HostDialer {
+    fn dial<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, std::io::Result<tokio::net::TcpStream>> {
+        Box::pin(tokio::net::TcpStream::connect((host, port)))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecError {
     TimedOut,
     Failed(String),
 }
 
-/// Runs one check of `action` within `timeout`.
-pub async fn check(action: &Action, timeout: Duration, exec: &dyn ExecProber) -> Outcome {
+/// Runs one check of `action` within `timeout`; network checks connect through `dialer`.
+pub async fn check(action: &Action, timeout: Duration, exec: &dyn ExecProber, dialer: &dyn Dialer) -> Outcome {
     match action {
         Action::Exec { command } => match exec.exec(command.clone(), timeout).await {
             Ok((0, _)) => Outcome::Success,
@@ -71,10 +87,10 @@ pub async fn check(action: &Action, timeout: Duration, exec: &dyn ExecProber) ->
             Err(ExecError::Failed(e)) => Outcome::Failure(e),
         },
         Action::HttpGet { scheme, host, port, path, headers } => {
-            http::probe(scheme, host, *port, path, headers, timeout).await
+            http::probe(scheme, host, *port, path, headers, timeout, dialer).await
         }
-        Action::TcpSocket { host, port } => tcp::probe(host, *port, timeout).await,
-        Action::Grpc { host, port, service } => grpc::probe(host, *port, service.as_deref(), timeout).await,
+        Action::TcpSocket { host, port } => tcp::probe(host, *port, timeout, dialer).await,
+        Action::Grpc { host, port, service } => grpc::probe(host, *port, service.as_deref(), timeout, dialer).await,
     }
 }
 
