@@ -1,6 +1,7 @@
 //! `k3rs`: one binary, server or agent. This file only parses flags and wires.
 
 mod cli;
+mod cluster_controllers;
 mod logging;
 mod netinfo;
 mod server;

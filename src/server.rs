@@ -86,6 +86,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     let url = format!("https://{}", SocketAddr::new(url_host, server.local_addr.port()));
     write_kubeconfig(&pki, &args.write_kubeconfig, kubeconfig_mode, &url)?;
+    let _cluster_controllers = crate::cluster_controllers::start(&pki, &url).await?; // TEMPORARY: until the runner
     if !args.disable_agent {
         warn!(
             "the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)"
