@@ -14,8 +14,10 @@ pub mod endpointslice;
 pub mod events;
 pub mod informer;
 pub mod labels;
+pub mod namespace;
 pub mod pods;
 pub mod queue;
+pub mod resources;
 pub mod selection;
 pub mod workers;
 
@@ -80,8 +82,13 @@ impl fmt::Display for Key {
 
 /// Runs every cluster controller until the future is dropped.
 pub async fn run(client: Client) -> Result<(), Error> {
-    let results = tokio::join!(endpoints::run(client.clone()), endpointslice::run(client.clone()),);
+    let results = tokio::join!(
+        endpoints::run(client.clone()),
+        endpointslice::run(client.clone()),
+        namespace::run(client.clone()),
+    );
     results.0?;
     results.1?;
+    results.2?;
     Ok(())
 }
