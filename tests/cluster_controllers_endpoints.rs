@@ -128,9 +128,13 @@ fn endpoints_and_slices_follow_readiness_and_named_ports() {
     });
     wait_until(&s, "web-b left the slices", || slice_endpoints(&s, "web") == [("10.42.0.5".into(), 8080, false)]);
 
-    // Deleting the Service removes its Endpoints.
+    // Deleting the Service removes its Endpoints, and the garbage collector its slices.
     s.ok(&["delete", "service", "web"]);
     wait_until(&s, "the Endpoints are gone", || get_opt(&s, &["endpoints", "web"]).is_none());
+    wait_until(&s, "the slices are gone", || {
+        get_opt(&s, &["endpointslices", "-l", "kubernetes.io/service-name=web"])
+            .is_some_and(|l| l["items"].as_array().is_some_and(Vec::is_empty))
+    });
 }
 
 #[test]

@@ -12,6 +12,7 @@
 pub mod endpoints;
 pub mod endpointslice;
 pub mod events;
+pub mod gc;
 pub mod informer;
 pub mod labels;
 pub mod namespace;
@@ -86,9 +87,11 @@ pub async fn run(client: Client) -> Result<(), Error> {
         endpoints::run(client.clone()),
         endpointslice::run(client.clone()),
         namespace::run(client.clone()),
+        gc::run(client.clone()),
     );
     results.0?;
     results.1?;
     results.2?;
+    results.3?;
     Ok(())
 }
