@@ -9,6 +9,7 @@
 //! of upstream: watches keep local caches ([`informer`]), changes enqueue keys
 //! ([`queue`]), and workers reconcile one key at a time ([`workers`]).
 
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod events;
@@ -20,6 +21,8 @@ pub mod pods;
 pub mod queue;
 pub mod resources;
 pub mod selection;
+pub mod service_account;
+pub mod ttl_after_finished;
 pub mod workers;
 
 use std::fmt;
@@ -88,10 +91,16 @@ pub async fn run(client: Client) -> Result<(), Error> {
         endpointslice::run(client.clone()),
         namespace::run(client.clone()),
         gc::run(client.clone()),
+        service_account::run(client.clone()),
+        ttl_after_finished::run(client.clone()),
+        disruption::run(client.clone()),
     );
     results.0?;
     results.1?;
     results.2?;
     results.3?;
+    results.4?;
+    results.5?;
+    results.6?;
     Ok(())
 }
