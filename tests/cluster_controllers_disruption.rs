@@ -136,7 +136,7 @@ fn percentages_count_the_controllers_replicas() {
     create_pod(&s, "default", "stray", &[("tier", "loose")], &[]);
     set_pod_status(&s, "default", "stray", "10.42.1.9", true);
     wait_until(&s, "the unmanaged pod is reported", || {
-        s.ok(&["get", "events", "--field-selector", "reason=UnmanagedPods", "-o", "name"]).trim().len() > 0
+        !s.ok(&["get", "events", "--field-selector", "reason=UnmanagedPods", "-o", "name"]).trim().is_empty()
     });
     assert_eq!(counts(&s, "loose").2, 0, "unmanaged pods are not expected");
 }

@@ -33,6 +33,7 @@ struct State<K> {
 pub struct WorkQueue<K> {
     state: Mutex<State<K>>,
     notify: Notify,
+    max_delay: Duration,
 }
 
 impl<K: Clone + Eq + Hash + Ord> Default for WorkQueue<K> {
@@ -43,6 +44,12 @@ impl<K: Clone + Eq + Hash + Ord> Default for WorkQueue<K> {
 
 impl<K: Clone + Eq + Hash + Ord> WorkQueue<K> {
     pub fn new() -> Self {
+        Self::with_max_delay(MAX_DELAY)
+    }
+
+    /// A queue whose back-off never exceeds `max_delay` (the namespace controller
+    /// waits at most a minute: it has pods on nodes to wait for).
+    pub fn with_max_delay(max_delay: Duration) -> Self {
         WorkQueue {
             state: Mutex::new(State {
                 ready: VecDeque::new(),
@@ -54,6 +61,7 @@ impl<K: Clone + Eq + Hash + Ord> WorkQueue<K> {
                 failures: HashMap::new(),
             }),
             notify: Notify::new(),
+            max_delay,
         }
     }
 
@@ -94,7 +102,7 @@ impl<K: Clone + Eq + Hash + Ord> WorkQueue<K> {
         let delay = {
             let mut s = self.lock();
             let n = s.failures.entry(key.clone()).or_insert(0);
-            let delay = BASE_DELAY.saturating_mul(1u32 << (*n).min(31)).min(MAX_DELAY);
+            let delay = BASE_DELAY.saturating_mul(1u32 << (*n).min(31)).min(self.max_delay);
             *n += 1;
             delay
         };
@@ -227,6 +235,18 @@ mod tests {
         assert_eq!(q.failures(&"k"), 4);
         q.forget(&"k");
         assert_eq!(q.failures(&"k"), 0);
+    }
+
+    #[tokio::test]
+    async fn back_off_is_capped() {
+        let q = WorkQueue::with_max_delay(Duration::from_millis(20));
+        for _ in 0..10 {
+            q.add_rate_limited("k");
+            let start = Instant::now();
+            let k = q.next().await;
+            assert!(start.elapsed() < Duration::from_millis(500));
+            q.done(&k);
+        }
     }
 
     #[tokio::test]

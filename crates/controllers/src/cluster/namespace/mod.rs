@@ -29,6 +29,8 @@ pub const FINALIZER: &str = "kubernetes";
 const WORKERS: usize = 2;
 /// Longest wait before a namespace with remaining content is looked at again.
 const MAX_RECHECK_SECONDS: u64 = 5;
+/// Failing namespaces are retried at least every minute, as upstream.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 struct Controller {
     client: Client,
@@ -39,7 +41,7 @@ pub async fn run(client: Client) -> Result<(), Error> {
     let (namespaces, mut changes) =
         informer::spawn(Api::<Namespace>::all(client.clone()), watcher::Config::default(), &mut tasks);
     namespaces.wait_synced().await;
-    let queue = Arc::new(WorkQueue::new());
+    let queue = Arc::new(WorkQueue::with_max_delay(MAX_BACKOFF));
     for ns in namespaces.list() {
         if ns.metadata.deletion_timestamp.is_some() {
             queue.add(Key::new("", ns.name_any()));
