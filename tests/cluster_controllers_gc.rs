@@ -131,3 +131,38 @@ fn dangling_references_are_collected_or_dropped() {
     let shared = get_opt(&s, &["configmap", "shared"]).unwrap();
     assert_eq!(shared["metadata"]["ownerReferences"][0]["uid"], keeper.as_str());
 }
+
+#[test]
+fn custom_resources_created_later_own_objects_too() {
+    let s = TestServer::start();
+    // The kind appears after the collector started: discovery finds it when referenced.
+    s.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"#,
+    );
+    s.ok(&["wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=30s"]);
+    s.ok_stdin(
+        &["create", "-f", "-"],
+        r#"{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "gear"}}"#,
+    );
+    let widget = uid(&s, "widget", "gear");
+    config_map(&s, "gear-settings", vec![owner("Widget", "example.com/v1", "gear", &widget, true)]);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(exists(&s, "configmap", "gear-settings"), "kept while its owner exists");
+
+    s.ok(&["delete", "widget", "gear"]);
+    wait_until(&s, "the custom resource's dependent is collected", || !exists(&s, "configmap", "gear-settings"));
+}

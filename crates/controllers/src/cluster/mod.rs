@@ -36,6 +36,9 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("discovering the API's resources: {0}")]
     Discovery(String),
+    /// A reference names a kind discovery has not shown (yet: a new custom resource).
+    #[error("no resource serves {kind} in {api_version}")]
+    UnknownKind { api_version: String, kind: String },
     /// Something a later retry may resolve (stale caches, content still present).
     #[error("{0}")]
     Retry(String),

@@ -37,6 +37,9 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 const DELETE_WORKERS: usize = 4;
 const ORPHAN_WORKERS: usize = 2;
 const ABSENT_OWNERS_REMEMBERED: usize = 500;
+/// A reference to a kind discovery has not shown asks for discovery to run again,
+/// at most this often, and is looked at again after the same delay.
+const REDISCOVERY_INTERVAL: Duration = Duration::from_secs(5);
 
 pub(crate) struct Collector {
     client: Client,
@@ -46,6 +49,8 @@ pub(crate) struct Collector {
     events: mpsc::UnboundedSender<GraphEvent>,
     delete_queue: Arc<WorkQueue<String>>,
     orphan_queue: Arc<WorkQueue<String>>,
+    /// Asks the resync loop to run discovery now (a new custom resource is referenced).
+    rediscover: tokio::sync::Notify,
 }
 
 impl Collector {
@@ -59,6 +64,18 @@ impl Collector {
 
     fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
         self.catalog.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Turns an unknown kind into a later retry after discovery ran again, rather
+    /// than a failure with an ever longer back-off.
+    fn unknown_kind_later(&self, result: Result<workers::Requeue, Error>) -> Result<workers::Requeue, Error> {
+        match result {
+            Err(Error::UnknownKind { .. }) => {
+                self.rediscover.notify_one();
+                Ok(Some(REDISCOVERY_INTERVAL))
+            }
+            other => other,
+        }
     }
 
     fn set_catalog(&self, catalog: Catalog) {
@@ -138,6 +155,7 @@ pub async fn run(client: Client) -> Result<(), Error> {
         events: tx.clone(),
         delete_queue: Arc::new(WorkQueue::new()),
         orphan_queue: Arc::new(WorkQueue::new()),
+        rediscover: tokio::sync::Notify::new(),
     });
     tasks.spawn(collector.clone().build_graph(rx));
 
@@ -159,19 +177,22 @@ pub async fn run(client: Client) -> Result<(), Error> {
         let c = collector.clone();
         workers::run("garbagecollector", collector.delete_queue.clone(), DELETE_WORKERS, move |uid: String| {
             let c = c.clone();
-            async move { c.attempt_to_delete(&uid).await }
+            async move { c.unknown_kind_later(c.attempt_to_delete(&uid).await) }
         })
     };
     let orphaners = {
         let c = collector.clone();
         workers::run("garbagecollector-orphan", collector.orphan_queue.clone(), ORPHAN_WORKERS, move |uid: String| {
             let c = c.clone();
-            async move { c.attempt_to_orphan(&uid).await }
+            async move { c.unknown_kind_later(c.attempt_to_orphan(&uid).await) }
         })
     };
     let resync = async {
         loop {
-            tokio::time::sleep(RESYNC_PERIOD).await;
+            tokio::select! {
+                _ = tokio::time::sleep(RESYNC_PERIOD) => {}
+                _ = collector.rediscover.notified() => {}
+            }
             match Catalog::discover(&client).await {
                 Ok(catalog) => {
                     monitors.start(&catalog, &mut tasks);
@@ -179,6 +200,8 @@ pub async fn run(client: Client) -> Result<(), Error> {
                 }
                 Err(e) => warn!(error = %e, "garbage collector: rediscovery failed"),
             }
+            // However often it is asked for, discovery runs at most this often.
+            tokio::time::sleep(REDISCOVERY_INTERVAL).await;
         }
     };
     tokio::join!(deleters, orphaners, resync);

@@ -27,7 +27,7 @@ impl Collector {
         self.catalog()
             .lookup(api_version, kind)
             .cloned()
-            .ok_or_else(|| Error::Retry(format!("no resource serves {kind} in {api_version}")))
+            .ok_or_else(|| Error::UnknownKind { api_version: api_version.to_string(), kind: kind.to_string() })
     }
 
     fn api_for(&self, info: &ResourceInfo, namespace: &str) -> Api<DynamicObject> {
