@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod scale;
+pub mod stale;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,8 +64,16 @@ pub async fn run(client: Client) -> Result<(), Error> {
     for b in budgets.list() {
         queue.add(Key::of(b.as_ref()));
     }
+    // Pods with an eviction mark that may go stale.
+    let stale_queue = Arc::new(WorkQueue::new());
+    let now = jiff::Timestamp::now();
+    for pod in pods.list() {
+        if stale::stale_after(&pod, now).is_some() {
+            stale_queue.add(Key::of(pod.as_ref()));
+        }
+    }
     {
-        let (queue, budgets) = (queue.clone(), budgets.clone());
+        let (queue, stale_queue, budgets) = (queue.clone(), stale_queue.clone(), budgets.clone());
         tasks.spawn(async move {
             loop {
                 tokio::select! {
@@ -79,6 +88,11 @@ pub async fn run(client: Client) -> Result<(), Error> {
                                 queue.add(key);
                             }
                         }
+                        if let informer::Change::Applied { new, .. } = &change
+                            && stale::stale_after(new, jiff::Timestamp::now()).is_some()
+                        {
+                            stale_queue.add(Key::of(new.as_ref()));
+                        }
                     }
                     else => break,
                 }
@@ -92,11 +106,18 @@ pub async fn run(client: Client) -> Result<(), Error> {
         budgets,
         pods,
     });
-    workers::run("disruption", queue, WORKERS, move |key| {
+    let budgets_synced = {
         let controller = controller.clone();
-        async move { controller.sync(&key).await }
-    })
-    .await;
+        workers::run("disruption", queue, WORKERS, move |key| {
+            let controller = controller.clone();
+            async move { controller.sync(&key).await }
+        })
+    };
+    let marks_reset = workers::run("disruption-stale-pods", stale_queue, 1, move |key| {
+        let controller = controller.clone();
+        async move { controller.reset_stale_mark(&key).await }
+    });
+    tokio::join!(budgets_synced, marks_reset);
     Ok(())
 }
 
@@ -167,6 +188,27 @@ impl Controller {
             self.write_status(pdb, status).await?;
         }
         Ok(recheck.map(|at| now.duration_until(at).try_into().unwrap_or(Duration::ZERO) + Duration::from_millis(100)))
+    }
+
+    /// Resets a pod's DisruptionTarget mark once it is stale.
+    async fn reset_stale_mark(&self, key: &Key) -> Result<Requeue, Error> {
+        let Some(pod) = self.pods.get(&key.namespace, &key.name) else { return Ok(None) };
+        let now = jiff::Timestamp::now();
+        match stale::stale_after(&pod, now) {
+            None => Ok(None),
+            Some(wait) if !wait.is_zero() => Ok(Some(wait)),
+            Some(_) => {
+                let Some(mut updated) = stale::reset(&pod, now) else { return Ok(None) };
+                updated.metadata.managed_fields = None;
+                let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
+                // The cached resourceVersion makes this a compare-and-swap.
+                match api.replace_status(&key.name, &PostParams::default(), &updated).await {
+                    Ok(_) => Ok(None),
+                    Err(e) if super::is_not_found(&e) => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
     }
 
     async fn count_failed(&self, regarding: &k8s_openapi::api::core::v1::ObjectReference, e: String) -> Error {
