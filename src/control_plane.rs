@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use k3rs_cluster::Component;
 use k3rs_control_runtime::leader::{LeaderElection, LeaseConfig};
+use k3rs_controllers::cluster;
 use k3rs_controllers::node::{self, NodeControllerConfig, PodGcConfig};
 use k3rs_pki::ClusterPki;
 use k3rs_scheduler::{LEASE_NAME as SCHEDULER_LEASE, SchedulerConfig, run_leader_elected};
@@ -114,7 +115,12 @@ impl ControlPlane {
                 let (client, nodes, instance) = (client.clone(), nodes.clone(), instance.clone());
                 async move {
                     tokio::select! {
-                        _ = node::run(client, nodes, &instance) => {}
+                        _ = node::run(client.clone(), nodes, &instance) => {}
+                        result = cluster::run(client) => {
+                            if let Err(e) = result {
+                                warn!(error = %e, "the cluster controllers stopped");
+                            }
+                        }
                         _ = until_lost(leading) => {}
                     }
                 }

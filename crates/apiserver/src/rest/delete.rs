@@ -36,6 +36,26 @@ struct DeleteOptions {
     dry_run: bool,
 }
 
+/// Options from a DeleteOptions body (or an Eviction's `deleteOptions`).
+fn apply_body(opts: &mut DeleteOptions, body: &Value) {
+    if let Some(g) = body.get("gracePeriodSeconds").and_then(Value::as_i64) {
+        opts.grace_period_seconds = Some(g.max(0));
+    }
+    if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
+        opts.propagation_policy = Some(p.to_string());
+    }
+    if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+        opts.propagation_policy.get_or_insert_with(|| "Orphan".into());
+    }
+    if let Some(p) = body.get("preconditions") {
+        opts.precondition_uid = p.get("uid").and_then(Value::as_str).map(String::from);
+        opts.precondition_rv = p.get("resourceVersion").and_then(Value::as_str).map(String::from);
+    }
+    if body.get("dryRun").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+        opts.dry_run = true;
+    }
+}
+
 fn delete_options(r: &ResourceRequest) -> Result<DeleteOptions, ApiError> {
     let mut opts = DeleteOptions {
         grace_period_seconds: r.query.int("gracePeriodSeconds")?,
@@ -49,22 +69,7 @@ fn delete_options(r: &ResourceRequest) -> Result<DeleteOptions, ApiError> {
     if !r.body.is_empty() {
         let format = body_format(r.header("content-type"))?;
         let body = decode_body(&r.body, format)?.value;
-        if let Some(g) = body.get("gracePeriodSeconds").and_then(Value::as_i64) {
-            opts.grace_period_seconds = Some(g);
-        }
-        if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
-            opts.propagation_policy = Some(p.to_string());
-        }
-        if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
-            opts.propagation_policy.get_or_insert_with(|| "Orphan".into());
-        }
-        if let Some(p) = body.get("preconditions") {
-            opts.precondition_uid = p.get("uid").and_then(Value::as_str).map(String::from);
-            opts.precondition_rv = p.get("resourceVersion").and_then(Value::as_str).map(String::from);
-        }
-        if body.get("dryRun").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
-            opts.dry_run = true;
-        }
+        apply_body(&mut opts, &body);
     }
     if let Some(p) = &opts.propagation_policy
         && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
@@ -266,8 +271,18 @@ pub async fn delete_collection(r: &ResourceRequest) -> Result<Response, ApiError
     Ok(response::encoded(StatusCode::OK, &body, r.output.encoding))
 }
 
-/// Deletes the pod of an eviction with its own grace period.
-pub async fn delete_pod_for_eviction(r: &ResourceRequest, grace: Option<i64>) -> Result<(), ApiError> {
-    let opts = DeleteOptions { grace_period_seconds: grace, ..Default::default() };
+/// Deletes the pod of an eviction with the eviction's `deleteOptions`; a
+/// `revision` is a resourceVersion precondition the eviction adds itself.
+pub async fn delete_pod_for_eviction(
+    r: &ResourceRequest,
+    options: &Value,
+    revision: Option<i64>,
+    dry_run: bool,
+) -> Result<(), ApiError> {
+    let mut opts = DeleteOptions { dry_run, ..Default::default() };
+    apply_body(&mut opts, options);
+    if let Some(rev) = revision {
+        opts.precondition_rv = Some(rev.to_string());
+    }
     delete_one(r, &r.key(), &opts).await.map(|_| ())
 }

@@ -3,6 +3,7 @@
 //! the kind's `ResourceDef` and strategy.
 
 pub mod delete;
+mod eviction;
 mod filter;
 mod list;
 mod pod;
@@ -199,7 +200,7 @@ async fn dispatch(
         (Some("scale"), Verb::Patch) => scale::patch(&r).await,
         (Some("binding"), Verb::Create) => pod::bind(&r).await,
         (Some("token"), Verb::Create) => token::create(&r).await,
-        (Some("eviction"), Verb::Create) => pod::evict(&r).await,
+        (Some("eviction"), Verb::Create) => eviction::evict(&r).await,
         (Some("ephemeralcontainers"), Verb::Get) => read::get(&r).await,
         (Some("ephemeralcontainers"), Verb::Update) => write::update(&r).await,
         (Some("ephemeralcontainers"), Verb::Patch) => write::patch(&r).await,

@@ -1,6 +1,6 @@
-//! Pod-only subresources: `binding` (the scheduler's decision) and `eviction`; the
-//! streaming ones (`log`, `exec`, `attach`, `portforward`) are proxied to the kubelet by
-//! `crate::kubelet`.
+//! Pod-only subresources: `binding` (the scheduler's decision); the streaming ones
+//! (`log`, `exec`, `attach`, `portforward`) are proxied to the kubelet by `crate::kubelet`,
+//! and `eviction` has its own module.
 
 use axum::response::Response;
 use http::StatusCode;
@@ -74,25 +74,6 @@ pub fn set_pod_condition(pod: &mut Value, ty: &str, status: &str) {
         }
         None => list.push(json!({"type": ty, "status": status, "lastProbeTime": null, "lastTransitionTime": now})),
     }
-}
-
-pub async fn evict(r: &ResourceRequest) -> Result<Response, ApiError> {
-    let format = body_format(r.header("content-type"))?;
-    let eviction = decode_body(&r.body, format)?.value;
-    let (pod, _) = load(r).await?;
-    if let Some(blocking) = crate::admission::disruption::blocking_budget(r, &pod).await? {
-        let mut err = ApiError::new(
-            Reason::TooManyRequests,
-            format!(
-                "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget {blocking} needs more healthy pods."
-            ),
-        );
-        err.retry_after_seconds = Some(10);
-        return Err(err);
-    }
-    let grace = eviction.pointer("/deleteOptions/gracePeriodSeconds").and_then(Value::as_i64);
-    crate::rest::delete::delete_pod_for_eviction(r, grace).await?;
-    Ok(success(StatusCode::CREATED))
 }
 
 /// `pods/proxy` (HTTP to a pod's port through the API server) is not served yet.
