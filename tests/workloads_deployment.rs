@@ -283,3 +283,66 @@ spec:
     // Availability held: old pods stayed while new ones were not ready.
     assert!(ready_pods(&s, "app=api") >= 1);
 }
+
+/// With the node controllers: a node that stops heartbeating is tainted, its pods are
+/// evicted after their tolerationSeconds, and the Deployment's replacements run elsewhere.
+#[test]
+fn pods_of_a_silent_node_are_replaced_on_other_nodes() {
+    let s = TestServer::start_with(&["--node-monitor-grace-period", "3s", "--node-monitor-period", "500ms"]);
+    let kubelet = FakeKubelet::start_with_nodes(&s, &["node-a", "node-b"]);
+    s.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  replicas: 4
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      tolerations:
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 1}
+      - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 1}
+      containers:
+      - name: api
+        image: api:1
+"#,
+    );
+    rollout_status(&s, "api");
+    let on_a = |s: &TestServer| {
+        s.get_json(&["pods", "-l", "app=api"])["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["spec"]["nodeName"] == "node-a" && p["metadata"]["deletionTimestamp"].is_null())
+            .count()
+    };
+    assert!(on_a(&s) > 0, "the scheduler spread the pods over both nodes");
+    kubelet.silence("node-a");
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            let d = s.get_json(&["deployment", "api"]);
+            on_a(&s) == 0 && d["status"]["availableReplicas"] == 4 && d["status"]["readyReplicas"] == 4
+        }),
+        "{}",
+        s.get_json(&["deployment", "api"])["status"]
+    );
+    let running_on_b = s.get_json(&["pods", "-l", "app=api", "--field-selector", "spec.nodeName=node-b"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null() && ready(p))
+        .count();
+    assert_eq!(running_on_b, 4);
+}
+
+fn ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
