@@ -155,6 +155,22 @@ impl JobController {
             self.recorder.warning(&job, "UnknownCompletionMode", "Skipped Job sync because completion mode is unknown");
             return Ok(());
         }
+        // Fields k3rs does not implement: say so where users look, rather than ignore them.
+        let spec_ref = job.spec.as_ref();
+        if spec_ref.is_some_and(|s| s.backoff_limit_per_index.is_some() || s.max_failed_indexes.is_some()) {
+            self.recorder.warning(
+                &job,
+                "UnsupportedField",
+                "backoffLimitPerIndex and maxFailedIndexes are not supported by k3rs; the Job's backoffLimit applies",
+            );
+        }
+        if spec_ref.is_some_and(|s| s.success_policy.is_some()) {
+            self.recorder.warning(
+                &job,
+                "UnsupportedField",
+                "successPolicy is not supported by k3rs; the Job completes when its completions succeed",
+            );
+        }
         let now = Timestamp::now();
         let status = job.status.get_or_insert_with(Default::default);
         if status.uncounted_terminated_pods.is_none() {
