@@ -5,12 +5,14 @@
 //! with its own client certificate (`system:kube-scheduler`,
 //! `system:kube-controller-manager`). Their credentials come from `k3rs_cluster::Component`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use k3rs_cluster::Component;
 use k3rs_control_runtime::leader::{LeaderElection, LeaseConfig};
-use k3rs_controllers::cluster;
-use k3rs_controllers::node::{self, NodeControllerConfig, PodGcConfig};
+use k3rs_controllers::ControllerConfig;
+use k3rs_controllers::manager;
+use k3rs_controllers::node::{NodeControllerConfig, PodGcConfig};
 use k3rs_pki::ClusterPki;
 use k3rs_scheduler::{LEASE_NAME as SCHEDULER_LEASE, SchedulerConfig, run_leader_elected};
 use tokio::sync::watch;
@@ -81,14 +83,6 @@ async fn until_stopped(mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn until_lost(mut leading: watch::Receiver<bool>) {
-    while *leading.borrow() {
-        if leading.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
 impl ControlPlane {
     pub async fn start(pki: &ClusterPki, opts: Options) -> anyhow::Result<ControlPlane> {
         let (stop, stopped) = watch::channel(false);
@@ -109,22 +103,11 @@ impl ControlPlane {
         if opts.controller_manager {
             let client = Component::controller_manager().client(pki, &opts.url).await?;
             let election = LeaderElection::new(client.clone(), lease(CONTROLLER_MANAGER_LEASE));
-            let (nodes, instance) = (opts.nodes.clone(), identity.clone());
-            // Every controller of the controller manager runs inside this one election.
-            let lead = move |leading: watch::Receiver<bool>| {
-                let (client, nodes, instance) = (client.clone(), nodes.clone(), instance.clone());
-                async move {
-                    tokio::select! {
-                        _ = node::run(client.clone(), nodes, &instance) => {}
-                        result = cluster::run(client) => {
-                            if let Err(e) = result {
-                                warn!(error = %e, "the cluster controllers stopped");
-                            }
-                        }
-                        _ = until_lost(leading) => {}
-                    }
-                }
-            };
+            let config = Arc::new(ControllerConfig { nodes: opts.nodes.clone(), ..ControllerConfig::new(&identity) });
+            // Every controller of the controller manager (workload and node controllers)
+            // runs inside this one election.
+            let lead =
+                move |leading: watch::Receiver<bool>| manager::run_leading(client.clone(), config.clone(), leading);
             tasks.push(tokio::spawn(async move { election.run_until(lead, until_stopped(stopped)).await }));
             info!(%identity, "controller manager started (leader-elected)");
         }

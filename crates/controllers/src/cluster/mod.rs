@@ -86,24 +86,3 @@ impl fmt::Display for Key {
         }
     }
 }
-
-/// Runs every cluster controller until the future is dropped.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let results = tokio::join!(
-        endpoints::run(client.clone()),
-        endpointslice::run(client.clone()),
-        namespace::run(client.clone()),
-        gc::run(client.clone()),
-        service_account::run(client.clone()),
-        ttl_after_finished::run(client.clone()),
-        disruption::run(client.clone()),
-    );
-    results.0?;
-    results.1?;
-    results.2?;
-    results.3?;
-    results.4?;
-    results.5?;
-    results.6?;
-    Ok(())
-}

@@ -119,6 +119,33 @@ fn default_claim_template(claim: &mut Value) {
     default_at(claim, &["status", "phase"], json!("Pending"));
 }
 
+/// The pod template as its pods will be: each volumeClaimTemplate is a volume of that
+/// name (the controller adds it), so volume mounts may refer to claim templates.
+fn template_with_claim_volumes(obj: &Value) -> Value {
+    let mut template = obj.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+    let claims: Vec<String> = obj
+        .pointer("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    if claims.is_empty() {
+        return template;
+    }
+    if let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) {
+        let volumes = spec.entry("volumes").or_insert_with(|| json!([]));
+        if let Some(list) = volumes.as_array_mut() {
+            for claim in claims {
+                if !list.iter().any(|v| v.get("name").and_then(Value::as_str) == Some(claim.as_str())) {
+                    list.push(json!({"name": claim, "persistentVolumeClaim": {"claimName": claim}}));
+                }
+            }
+        }
+    }
+    template
+}
+
 fn validate(obj: &Value) -> Vec<FieldError> {
     let spec = FieldPath::root("spec");
     let mut errs = Vec::new();
@@ -149,7 +176,8 @@ fn validate(obj: &Value) -> Vec<FieldError> {
     errs.extend(nonnegative_at(obj, "/spec/ordinals/start", &spec.child("ordinals.start")));
     let (sel_errs, parsed) = required_selector(obj, "statefulset");
     errs.extend(sel_errs);
-    let template = obj.pointer("/spec/template").unwrap_or(&Value::Null);
+    let template = template_with_claim_volumes(obj);
+    let template = &template;
     let template_path = spec.child("template");
     match parsed {
         Err(()) => errs.push(FieldError::invalid(
@@ -193,6 +221,27 @@ fn validate_update_strategy(obj: &Value, path: &FieldPath) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volume_mounts_may_name_claim_templates() {
+        let mut s = json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {
+                "serviceName": "nginx",
+                "selector": {"matchLabels": {"app": "nginx"}},
+                "template": {"metadata": {"labels": {"app": "nginx"}},
+                             "spec": {"containers": [{"name": "nginx", "image": "nginx",
+                                                      "volumeMounts": [{"name": "www", "mountPath": "/data"}]}]}},
+                "volumeClaimTemplates": [{"metadata": {"name": "www"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]
+            }
+        });
+        StatefulSetStrategy.normalize(&mut s).unwrap();
+        StatefulSetStrategy.default(&mut s);
+        assert!(StatefulSetStrategy.validate_create(&s).is_empty(), "{:?}", StatefulSetStrategy.validate_create(&s));
+        s["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["name"] = json!("other");
+        assert!(!StatefulSetStrategy.validate_create(&s).is_empty());
+    }
 
     fn sts() -> Value {
         let mut s = json!({
