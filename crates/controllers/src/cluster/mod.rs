@@ -27,7 +27,7 @@ pub mod workers;
 
 use std::fmt;
 
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 
 /// A failed reconcile or start-up.
 #[derive(Debug, thiserror::Error)]
