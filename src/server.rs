@@ -9,8 +9,9 @@ use anyhow::{Context, bail};
 use k3rs_apiserver::{ApiServer, Ipv4Cidr, ServerOptions};
 use k3rs_pki::{ClusterPki, PkiOptions};
 use k3rs_store::{Store, StoreOptions};
-use tracing::{info, warn};
+use tracing::info;
 
+use crate::agent::{self, Agent, AgentSetup, Credentials};
 use crate::cli::ServerArgs;
 use crate::netinfo;
 
@@ -41,7 +42,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let _cluster_cidr: Ipv4Cidr = args.cluster_cidr.parse().map_err(|e| anyhow::anyhow!("--cluster-cidr: {e}"))?;
     let node_port_range = parse_port_range(&args.service_node_port_range)?;
     let kubeconfig_mode = parse_mode(&args.write_kubeconfig_mode)?;
-    let node_ip = args.node_ip.unwrap_or_else(netinfo::primary_ip);
+    let node_ip = args.node.node_ip.unwrap_or_else(netinfo::primary_ip);
+    // The flags of the in-process agent are checked before anything starts.
+    let agent_node = if args.disable_agent { None } else { Some(agent::node::node_config(&args.node)?) };
     let advertise =
         args.advertise_address.unwrap_or(if args.bind_address.is_unspecified() { node_ip } else { args.bind_address });
 
@@ -61,6 +64,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .context("certificate task")?
         .context("loading or creating the cluster certificates")?;
     let tls = Arc::new(pki.server_tls_config().context("building the TLS configuration")?);
+    let agent_credentials = match &agent_node {
+        Some(node) => Some(in_process_agent_credentials(&pki, node)?),
+        None => None,
+    };
 
     let store =
         Store::open_sqlite(db_dir.join("state.db"), StoreOptions::default()).await.context("opening the datastore")?;
@@ -86,24 +93,58 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     let url = format!("https://{}", SocketAddr::new(url_host, server.local_addr.port()));
     write_kubeconfig(&pki, &args.write_kubeconfig, kubeconfig_mode, &url)?;
-    if !args.disable_agent {
-        warn!(
-            "the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)"
-        );
-    }
     info!(%url, kubeconfig = %args.write_kubeconfig.display(), "k3rs server is ready");
+    let agent = match (agent_node, agent_credentials) {
+        (Some(node), Some((mut credentials, admin))) => {
+            credentials.server_url = url.clone();
+            let admin = agent::credentials::kube_config(&url, &credentials.server_ca_pem, &admin, "k3rs-supervisor")
+                .await
+                .and_then(|c| Ok(kube::Client::try_from(c)?))
+                .context("building the server's node labelling client")?;
+            let setup = AgentSetup {
+                data_dir: args.data_dir.clone(),
+                args: args.node.clone(),
+                node,
+                credentials,
+                privileged_labels: Some((admin, control_plane_labels())),
+            };
+            Some(Agent::start(setup).await.context("starting the built-in agent (--disable-agent runs without it)")?)
+        }
+        _ => None,
+    };
 
     shutdown_signal().await;
     info!("shutting down");
+    if let Some(agent) = agent {
+        agent.shutdown().await;
+    }
     drop(server);
     Ok(())
+}
+
+/// The labels a server's Node carries, which its kubelet may not set itself.
+fn control_plane_labels() -> std::collections::BTreeMap<String, String> {
+    use k3rs_kubelet::node::labels::{CONTROL_PLANE, MASTER};
+    [CONTROL_PLANE, MASTER].into_iter().map(|l| (l.to_string(), "true".to_string())).collect()
+}
+
+/// The in-process agent's certificates (the URL is filled in once the API server listens)
+/// and the admin identity that sets the server's role labels.
+fn in_process_agent_credentials(
+    pki: &ClusterPki,
+    node: &k3rs_kubelet::node::NodeConfig,
+) -> anyhow::Result<(Credentials, agent::credentials::KeyPair)> {
+    let credentials = Credentials::from_cluster_pki(pki, "", &node.name, &node.hostname, &node.internal_ips)?;
+    let admin = pki.admin_client_cert();
+    Ok((credentials, agent::credentials::KeyPair { cert_pem: admin.cert_pem.clone(), key_pem: admin.key_pem.clone() }))
 }
 
 fn write_kubeconfig(pki: &ClusterPki, path: &Path, mode: Option<u32>, url: &str) -> anyhow::Result<()> {
     pki.write_kubeconfig(path, mode, url).with_context(|| format!("writing the kubeconfig {}", path.display()))
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(_) => {

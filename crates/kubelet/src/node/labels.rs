@@ -19,6 +19,8 @@ pub const BETA_INSTANCE_TYPE: &str = "beta.kubernetes.io/instance-type";
 /// The role label of control-plane nodes. A kubelet may not set it (it is in the
 /// `kubernetes.io` namespace): the server applies it with its own identity.
 pub const CONTROL_PLANE: &str = "node-role.kubernetes.io/control-plane";
+/// The older role label K3s servers still carry next to [`CONTROL_PLANE`].
+pub const MASTER: &str = "node-role.kubernetes.io/master";
 /// What K3s puts in the instance-type labels.
 pub const INSTANCE_TYPE_VALUE: &str = "k3rs";
 

@@ -46,9 +46,13 @@ pub struct FilesystemUsage {
     pub available_bytes: u64,
 }
 
-/// The size and free space of the filesystem holding `path` (zeros when unknown).
+/// The size and free space of the filesystem holding `path`, or the nearest existing
+/// directory above it (the kubelet's directories may not exist yet); zeros when unknown.
 pub fn filesystem_usage(path: &str) -> FilesystemUsage {
-    let Ok(c) = std::ffi::CString::new(path) else { return FilesystemUsage::default() };
+    let existing = std::path::Path::new(path).ancestors().find(|p| p.exists()).unwrap_or(std::path::Path::new("/"));
+    let Ok(c) = std::ffi::CString::new(existing.to_string_lossy().as_bytes()) else {
+        return FilesystemUsage::default();
+    };
     // SAFETY: `st` is a zeroed out-parameter of the right type and `c` a valid C string.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
@@ -128,5 +132,7 @@ mod tests {
         assert!(m.ephemeral_storage_bytes > 0);
         assert!(!m.kernel_version.is_empty());
         assert_eq!(m.capacity()["pods"], "110");
+        let missing = Machine::read("/nonexistent/k3rs/kubelet");
+        assert_eq!(missing.ephemeral_storage_bytes, m.ephemeral_storage_bytes);
     }
 }

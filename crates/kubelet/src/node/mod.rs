@@ -159,6 +159,11 @@ impl NodeManager {
         rx.wait_for(Option::is_some).await.ok().and_then(|n| n.clone())
     }
 
+    /// Follows the registered Node: `Some` once registered, updated on re-registration.
+    pub fn registered_watch(&self) -> watch::Receiver<Option<Node>> {
+        self.registered.clone()
+    }
+
     /// Stops reporting. The Node and its Lease stay.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
