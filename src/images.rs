@@ -152,12 +152,7 @@ mod tests {
         };
         assert_eq!(
             rows(&[image]),
-            vec![[
-                "docker.io/library/busybox".to_string(),
-                "1.36".into(),
-                "0123456789abc".into(),
-                "2.0 KiB".into()
-            ]]
+            vec![["docker.io/library/busybox".to_string(), "1.36".into(), "0123456789abc".into(), "2.0 KiB".into()]]
         );
     }
 }

@@ -67,7 +67,8 @@ fn server_agent_registers_a_ready_node() {
         assert!(row.contains(want), "{want} in {row}");
     }
     let described = cluster.ok(&["describe", "node", name]);
-    for want in ["HolderIdentity:  ", "KubeletReady", "kubelet is posting ready status", "Kubelet Version:", "Taints:"] {
+    for want in ["HolderIdentity:  ", "KubeletReady", "kubelet is posting ready status", "Kubelet Version:", "Taints:"]
+    {
         assert!(described.contains(want), "{want} in:\n{described}");
     }
 

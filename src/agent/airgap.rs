@@ -26,7 +26,9 @@ pub async fn import(runtime: &Runtime, data_dir: &Path) -> anyhow::Result<usize>
                 let names: Vec<&str> = images.iter().map(|i| i.name.as_str()).collect();
                 info!(archive = %archive.display(), images = ?names, "imported airgap images");
             }
-            Err(e) => warn!(archive = %archive.display(), error = %e, "skipping an airgap archive that cannot be imported"),
+            Err(e) => {
+                warn!(archive = %archive.display(), error = %e, "skipping an airgap archive that cannot be imported")
+            }
         }
     }
     if imported > 0 {

@@ -75,9 +75,6 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            socket_for(Path::new("/d"), Some("unix:///x.sock")).unwrap(),
-            PathBuf::from("/x.sock")
-        );
+        assert_eq!(socket_for(Path::new("/d"), Some("unix:///x.sock")).unwrap(), PathBuf::from("/x.sock"));
     }
 }

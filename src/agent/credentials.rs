@@ -103,7 +103,8 @@ impl Credentials {
         ];
         for (name, content, mode) in files {
             let path = agent_dir.join(name);
-            write_file_atomic(&path, content.as_bytes(), mode).with_context(|| format!("writing {}", path.display()))?;
+            write_file_atomic(&path, content.as_bytes(), mode)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         Ok(())
     }

@@ -10,13 +10,16 @@ pub mod airgap;
 pub mod containerd;
 pub mod credentials;
 pub mod node;
+pub mod pods;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use k3rs_kubelet::node::machine::Machine;
 use k3rs_kubelet::node::{NodeConfig, NodeManager, registration};
+use k3rs_kubelet::pod::{PodManager, PodManagerHandle};
 use k3rs_runtime::Runtime;
 use k8s_openapi::api::core::v1::Node;
 use tokio::sync::watch;
@@ -42,6 +45,7 @@ pub struct AgentSetup {
 pub struct Agent {
     runtime: Runtime,
     node: NodeManager,
+    pods: PodManagerHandle,
     stop: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
 }
@@ -84,6 +88,16 @@ impl Agent {
                 return Err(e.context("building the kubelet's API client"));
             }
         };
+        let root = setup.args.kubelet_root_dir.to_string_lossy().into_owned();
+        let machine = tokio::task::spawn_blocking(move || Machine::read(&root)).await.context("machine facts task")?;
+        let kubelet = pods::kubelet_config(&setup.node, &setup.args, &machine);
+        let pods = match PodManager::start(client.clone(), runtime.clone(), kubelet).await {
+            Ok(pods) => pods,
+            Err(e) => {
+                runtime.close().await;
+                return Err(anyhow::Error::new(e).context("starting the pod manager"));
+            }
+        };
         let node = NodeManager::start(client, runtime.clone(), setup.node.clone());
         let (stop, stop_rx) = watch::channel(false);
         let mut background = Vec::new();
@@ -92,7 +106,7 @@ impl Agent {
             background.push(tokio::spawn(label_node(admin, setup.node.name.clone(), labels, registered, stop_rx)));
         }
         info!(node = %setup.node.name, "agent started");
-        Ok(Agent { runtime, node, stop, background })
+        Ok(Agent { runtime, node, pods, stop, background })
     }
 
     /// Stops reporting and watching; containers keep running.
@@ -101,6 +115,7 @@ impl Agent {
         for task in self.background {
             let _ = task.await;
         }
+        self.pods.shutdown().await;
         self.node.stop().await;
         self.runtime.close().await;
         info!("agent stopped; containers keep running");

@@ -40,7 +40,8 @@ pub fn args_with_config(args: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
         let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
         let mut file_args = config_args(&text, &given).with_context(|| format!("in {}", file.display()))?;
         if let Some(keys) = only_keys {
-            file_args.retain(|a| keys.iter().any(|k| a.strip_prefix("--").is_some_and(|f| f.split('=').next() == Some(*k))));
+            file_args
+                .retain(|a| keys.iter().any(|k| a.strip_prefix("--").is_some_and(|f| f.split('=').next() == Some(*k))));
         }
         injected.extend(file_args);
     }

@@ -192,6 +192,12 @@ impl AgentCluster {
         }
     }
 
+    /// Starts the server again after [`AgentCluster::stop`].
+    pub fn restart_after_stop(&mut self) {
+        assert!(self.server.is_none(), "the server is running");
+        self.spawn();
+    }
+
     /// SIGTERM, then start again on the same directories and port.
     pub fn restart(&mut self) {
         self.stop();
