@@ -2,10 +2,12 @@
 
 mod agent;
 mod cli;
+mod control_plane;
 mod images;
 mod logging;
 mod netinfo;
 mod server;
+mod tokens;
 
 use clap::Parser;
 
@@ -31,6 +33,9 @@ fn main() -> std::process::ExitCode {
             logging::init(false, "text");
             run_async("images", images::run(opts))
         }
+        cli::Command::Token(cmd) => exit_code("token", cli::token::run(cmd)),
+        cli::Command::Certificate(cmd) => exit_code("certificate", cli::certificate::run(cmd)),
+        cli::Command::SecretsEncrypt(cmd) => exit_code("secrets-encrypt", cli::secrets_encrypt::run(cmd)),
     }
 }
 
@@ -48,6 +53,16 @@ fn run_async(what: &str, work: impl std::future::Future<Output = anyhow::Result<
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("k3rs {what}: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn exit_code(command: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("k3rs {command}: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -13,6 +13,7 @@ use tracing::info;
 
 use crate::agent::{self, Agent, AgentSetup, Credentials};
 use crate::cli::ServerArgs;
+use crate::control_plane::{self, ControlPlane};
 use crate::netinfo;
 
 /// Request bodies above this are refused (upstream's limit is 3 MiB).
@@ -39,7 +40,7 @@ fn parse_mode(mode: &Option<String>) -> anyhow::Result<Option<u32>> {
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let service_cidr: Ipv4Cidr = args.service_cidr.parse().map_err(|e| anyhow::anyhow!("--service-cidr: {e}"))?;
-    let _cluster_cidr: Ipv4Cidr = args.cluster_cidr.parse().map_err(|e| anyhow::anyhow!("--cluster-cidr: {e}"))?;
+    let cluster_cidr: Ipv4Cidr = args.cluster_cidr.parse().map_err(|e| anyhow::anyhow!("--cluster-cidr: {e}"))?;
     let node_port_range = parse_port_range(&args.service_node_port_range)?;
     let kubeconfig_mode = parse_mode(&args.write_kubeconfig_mode)?;
     let node_ip = args.node.node_ip.unwrap_or_else(netinfo::primary_ip);
@@ -64,10 +65,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .context("certificate task")?
         .context("loading or creating the cluster certificates")?;
     let tls = Arc::new(pki.server_tls_config().context("building the TLS configuration")?);
-    let agent_credentials = match &agent_node {
-        Some(node) => Some(in_process_agent_credentials(&pki, node)?),
-        None => None,
-    };
+    let kubelet_tls =
+        Arc::new(pki.kubelet_client_tls_config().context("building the TLS configuration towards kubelets")?);
+    let identity = identity_options(&args, &server_dir, pki.token_ca_hash()).await?;
 
     let store =
         Store::open_sqlite(db_dir.join("state.db"), StoreOptions::default()).await.context("opening the datastore")?;
@@ -80,9 +80,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             service_cidr,
             node_port_range,
             tls,
+            kubelet_tls: Some(kubelet_tls),
             max_body_bytes: MAX_BODY_BYTES,
             default_watch_timeout: Duration::from_secs(45 * 60),
             bookmark_interval: Duration::from_secs(60),
+            pki: Arc::new(pki),
+            join_tokens: identity.tokens,
+            secrets_encryption: identity.encryption,
+            service_account_issuer: SERVICE_ACCOUNT_ISSUER.to_string(),
+            api_audiences: vec![SERVICE_ACCOUNT_ISSUER.to_string(), "k3rs".to_string()],
         },
     )
     .await?;
@@ -92,25 +98,20 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         ip => ip,
     };
     let url = format!("https://{}", SocketAddr::new(url_host, server.local_addr.port()));
+    let pki = server.pki();
     write_kubeconfig(&pki, &args.write_kubeconfig, kubeconfig_mode, &url)?;
+    let control_opts = control_plane::Options::from_args(&args, &url, (cluster_cidr.network, cluster_cidr.prefix));
+    let control = ControlPlane::start(&pki, control_opts).await.context("starting the control loops")?;
     info!(%url, kubeconfig = %args.write_kubeconfig.display(), "k3rs server is ready");
-    let agent = match (agent_node, agent_credentials) {
-        (Some(node), Some((mut credentials, admin))) => {
-            credentials.server_url = url.clone();
-            let admin = agent::credentials::kube_config(&url, &credentials.server_ca_pem, &admin, "k3rs-supervisor")
-                .await
-                .and_then(|c| Ok(kube::Client::try_from(c)?))
-                .context("building the server's node labelling client")?;
-            let setup = AgentSetup {
-                data_dir: args.data_dir.clone(),
-                args: args.node.clone(),
-                node,
-                credentials,
-                privileged_labels: Some((admin, control_plane_labels())),
-            };
-            Some(Agent::start(setup).await.context("starting the built-in agent (--disable-agent runs without it)")?)
-        }
-        _ => None,
+    let agent = match agent_node {
+        Some(node) => match start_agent(&args, &pki, &url, node).await {
+            Ok(agent) => Some(agent),
+            Err(e) => {
+                control.stop().await;
+                return Err(e);
+            }
+        },
+        None => None,
     };
 
     shutdown_signal().await;
@@ -118,8 +119,35 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(agent) = agent {
         agent.shutdown().await;
     }
+    // Leases are released while the API server still answers.
+    control.stop().await;
     drop(server);
     Ok(())
+}
+
+/// The server's own agent, with certificates issued straight from the cluster PKI.
+async fn start_agent(
+    args: &ServerArgs,
+    pki: &ClusterPki,
+    url: &str,
+    node: k3rs_kubelet::node::NodeConfig,
+) -> anyhow::Result<Agent> {
+    let credentials = Credentials::from_cluster_pki(pki, url, &node.name, &node.hostname, &node.internal_ips)?;
+    // The role labels a kubelet may not set on its own Node are set with the server's identity.
+    let admin = pki.admin_client_cert();
+    let admin = agent::credentials::KeyPair { cert_pem: admin.cert_pem.clone(), key_pem: admin.key_pem.clone() };
+    let admin = agent::credentials::kube_config(url, pki.server_ca_pem(), &admin, "k3rs-supervisor")
+        .await
+        .and_then(|c| Ok(kube::Client::try_from(c)?))
+        .context("building the server's node labelling client")?;
+    let setup = AgentSetup {
+        data_dir: args.data_dir.clone(),
+        args: args.node.clone(),
+        node,
+        credentials,
+        privileged_labels: Some((admin, control_plane_labels())),
+    };
+    Agent::start(setup).await.context("starting the built-in agent (--disable-agent runs without it)")
 }
 
 /// The labels a server's Node carries, which its kubelet may not set itself.
@@ -128,15 +156,30 @@ fn control_plane_labels() -> std::collections::BTreeMap<String, String> {
     [CONTROL_PLANE, MASTER].into_iter().map(|l| (l.to_string(), "true".to_string())).collect()
 }
 
-/// The in-process agent's certificates (the URL is filled in once the API server listens)
-/// and the admin identity that sets the server's role labels.
-fn in_process_agent_credentials(
-    pki: &ClusterPki,
-    node: &k3rs_kubelet::node::NodeConfig,
-) -> anyhow::Result<(Credentials, agent::credentials::KeyPair)> {
-    let credentials = Credentials::from_cluster_pki(pki, "", &node.name, &node.hostname, &node.internal_ips)?;
-    let admin = pki.admin_client_cert();
-    Ok((credentials, agent::credentials::KeyPair { cert_pem: admin.cert_pem.clone(), key_pem: admin.key_pem.clone() }))
+/// Service-account token issuer and default audience (K3s' values).
+const SERVICE_ACCOUNT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+struct Identity {
+    tokens: k3rs_apiserver::JoinTokens,
+    encryption: Arc<k3rs_apiserver::SecretsEncryption>,
+}
+
+/// Join tokens and secrets encryption, from the flags and the data directory.
+async fn identity_options(args: &ServerArgs, server_dir: &Path, ca_hash: String) -> anyhow::Result<Identity> {
+    let server_token = crate::tokens::given(args.token.as_deref(), args.token_file.as_deref(), "--token")?;
+    let agent_token =
+        crate::tokens::given(args.agent_token.as_deref(), args.agent_token_file.as_deref(), "--agent-token")?;
+    let dir = server_dir.to_path_buf();
+    let encryption_enabled = args.secrets_encryption;
+    tokio::task::spawn_blocking(move || {
+        let tokens = crate::tokens::resolve(&dir, &ca_hash, server_token, agent_token)?;
+        let config = dir.join("cred").join("encryption-config.json");
+        let encryption = k3rs_apiserver::SecretsEncryption::open(&config, encryption_enabled)
+            .with_context(|| format!("loading the secrets encryption keys {}", config.display()))?;
+        Ok(Identity { tokens, encryption: Arc::new(encryption) })
+    })
+    .await
+    .context("identity task")?
 }
 
 fn write_kubeconfig(pki: &ClusterPki, path: &Path, mode: Option<u32>, url: &str) -> anyhow::Result<()> {

@@ -30,6 +30,7 @@ fn restarting_the_agent_leaves_containers_running() {
         return;
     }
     let mut cluster = AgentCluster::start(Containerd::Managed, &[]);
+    cluster.wait_agent_started(1);
     cluster.wait_node_ready();
 
     let runtime = side_runtime(&cluster);
@@ -80,6 +81,7 @@ fn restarting_the_agent_leaves_containers_running() {
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the container died with the agent");
 
     cluster.restart_after_stop();
+    cluster.wait_agent_started(2);
     cluster.wait_node_ready();
     let runtime = side_runtime(&cluster);
     let status = cluster.rt.block_on(runtime.container_status(&id)).unwrap();
@@ -137,6 +139,7 @@ fn restarting_the_agent_keeps_pods_running() {
         cluster.log()
     );
     cluster.restart();
+    cluster.wait_agent_started(2);
     cluster.wait_node_ready();
     // Give the re-adopted pod worker a few status periods to (wrongly) restart anything.
     std::thread::sleep(Duration::from_secs(5));

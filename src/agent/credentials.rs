@@ -10,8 +10,38 @@ use std::path::Path;
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use k3rs_pki::ClusterPki;
+use k3rs_cluster::{JoinClient, JoinError, NodeIdentity};
+use k3rs_pki::{ClusterPki, generate_key_and_csr};
 use serde_json::json;
+
+/// Why joining failed: worth retrying (the server is not reachable or not ready yet), or not
+/// (a wrong token, a CA that does not match, a node name taken by another machine).
+#[derive(Debug, thiserror::Error)]
+pub enum JoinFailure {
+    #[error("{0}")]
+    Retry(JoinError),
+    #[error("{0:#}")]
+    Fatal(anyhow::Error),
+}
+
+impl From<JoinError> for JoinFailure {
+    fn from(e: JoinError) -> Self {
+        match e {
+            JoinError::Connect(_) => JoinFailure::Retry(e),
+            JoinError::Server { status, .. } if status >= 500 => JoinFailure::Retry(e),
+            other => JoinFailure::Fatal(other.into()),
+        }
+    }
+}
+
+/// A certificate chain answer (`leaf` then its CA, PEM) split into the leaf and the rest.
+pub fn split_chain(chain: &str) -> anyhow::Result<(String, String)> {
+    const END: &str = "-----END CERTIFICATE-----";
+    let at = chain.find(END).context("the server's answer holds no certificate")? + END.len();
+    let (leaf, rest) = chain.split_at(at);
+    anyhow::ensure!(rest.contains(END), "the server's answer lacks the CA certificate after the leaf");
+    Ok((format!("{}\n", leaf.trim()), format!("{}\n", rest.trim())))
+}
 
 /// A certificate and its key, PEM.
 #[derive(Clone)]
@@ -70,21 +100,35 @@ impl Credentials {
         })
     }
 
-    /// Joins the cluster at `server` with `token`: pins the server's CA by the token's hash,
-    /// then asks for the kubelet's client and serving certificates (see `k3rs-cluster`'s
-    /// join flow). `data_dir` keeps the node password.
+    /// Joins the cluster at `server` with `token`: pins the server's CA by the token's hash
+    /// (nothing secret is sent to a server whose CA does not match), then has the kubelet's
+    /// client and serving certificates signed for keys made here, proving the node's name
+    /// with the password kept in `password_file` (created on first use).
     pub async fn join(
         server: &str,
         token: &str,
         node_name: &str,
-        _ips: &[IpAddr],
-        _data_dir: &Path,
-    ) -> anyhow::Result<Credentials> {
-        anyhow::ensure!(!token.is_empty(), "--token or --token-file is required to join {server}");
-        anyhow::bail!(
-            "cannot join {server} as {node_name}: this build has no join client (the server's join endpoints \
-             and k3rs-cluster are not part of it yet)"
-        )
+        ips: &[IpAddr],
+        password_file: &Path,
+    ) -> Result<Credentials, JoinFailure> {
+        let client = JoinClient::connect(server, token).await?;
+        let (name, file) = (node_name.to_string(), password_file.to_path_buf());
+        let identity = tokio::task::spawn_blocking(move || NodeIdentity::load_or_create(&name, &file))
+            .await
+            .map_err(|e| JoinFailure::Fatal(anyhow::anyhow!("node password task: {e}")))??;
+        let client_key = generate_key_and_csr(&format!("system:node:{node_name}")).map_err(JoinError::from)?;
+        let client_chain = client.kubelet_client_cert(&identity, &client_key.csr_pem).await?;
+        let (client_cert, client_ca) = split_chain(&client_chain).map_err(JoinFailure::Fatal)?;
+        let serving_key = generate_key_and_csr(node_name).map_err(JoinError::from)?;
+        let serving_chain = client.kubelet_serving_cert(&identity, ips, &serving_key.csr_pem).await?;
+        let (serving_cert, _) = split_chain(&serving_chain).map_err(JoinFailure::Fatal)?;
+        Ok(Credentials {
+            server_url: server.trim_end_matches('/').to_string(),
+            server_ca_pem: client.ca_pem().to_string(),
+            client_ca_pem: client_ca,
+            client: KeyPair { cert_pem: client_cert, key_pem: client_key.key_pem },
+            serving: KeyPair { cert_pem: serving_cert, key_pem: serving_key.key_pem },
+        })
     }
 
     /// Writes the certificates where K3s keeps its agent's (`<data-dir>/agent/`):
@@ -139,6 +183,16 @@ pub async fn kube_config(server_url: &str, ca_pem: &str, pair: &KeyPair, user: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chains_split_into_leaf_and_ca() {
+        let chain = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n";
+        let (leaf, ca) = split_chain(chain).unwrap();
+        assert!(leaf.contains("AAA") && !leaf.contains("BBB"));
+        assert!(ca.contains("BBB") && ca.starts_with("-----BEGIN"));
+        assert!(split_chain("garbage").is_err());
+        assert!(split_chain("-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n").is_err());
+    }
 
     #[test]
     fn serving_sans_cover_names_and_addresses() {

@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-pub use credentials::Credentials;
+pub use credentials::{Credentials, JoinFailure};
 
 use crate::cli::{AgentArgs, NodeArgs};
 
@@ -171,13 +171,31 @@ fn token(args: &AgentArgs) -> anyhow::Result<String> {
     }
 }
 
+/// Joins, retrying while the server cannot be reached (it may be starting), as K3s does.
+async fn join(args: &AgentArgs, token: &str, node: &NodeConfig) -> anyhow::Result<Credentials> {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match Credentials::join(&args.server, token, &node.name, &node.internal_ips, &args.node_password_file).await {
+            Ok(credentials) => return Ok(credentials),
+            Err(JoinFailure::Fatal(e)) => return Err(e.context(format!("joining {}", args.server))),
+            Err(JoinFailure::Retry(e)) => {
+                warn!(server = %args.server, error = %e, retry_in = ?delay, "waiting for the server");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
 /// `k3rs agent`: joins the server and runs until SIGTERM or Ctrl-C.
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let node = node::node_config(&args.node)?;
     let token = token(&args)?;
-    let credentials = Credentials::join(&args.server, &token, &node.name, &node.internal_ips, &args.data_dir)
-        .await
-        .with_context(|| format!("joining {}", args.server))?;
+    let credentials = tokio::select! {
+        credentials = join(&args, &token, &node) => credentials?,
+        _ = crate::server::shutdown_signal() => return Ok(()),
+    };
+    info!(server = %args.server, node = %node.name, "joined the cluster");
     let agent = Agent::start(AgentSetup {
         data_dir: args.data_dir.clone(),
         args: args.node.clone(),

@@ -1,10 +1,16 @@
 //! Command-line interface. Every flag can also come from the environment
 //! (`K3RS_<FLAG>`) or from `/etc/rancher/k3rs/config.yaml` (keys are flag names).
 
+pub mod admin_client;
+pub mod certificate;
 pub mod config_file;
+pub mod duration;
 pub mod node;
+pub mod secrets_encrypt;
+pub mod token;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -17,6 +23,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start: the size of the server's flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the control plane (API server and datastore) and, unless --disable-agent, a
@@ -26,6 +34,15 @@ pub enum Command {
     Agent(AgentArgs),
     /// Manage the images of the node's containerd (import archives, list, remove).
     Images(ImagesArgs),
+    /// Manage bootstrap tokens
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Manage the cluster's certificates
+    #[command(subcommand)]
+    Certificate(certificate::CertificateCommand),
+    /// Control secrets encryption at rest
+    #[command(name = "secrets-encrypt", subcommand)]
+    SecretsEncrypt(secrets_encrypt::SecretsEncryptCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -78,6 +95,62 @@ pub struct ServerArgs {
     #[arg(long, env = "K3RS_DISABLE_AGENT")]
     pub disable_agent: bool,
 
+    /// Shared secret used to join a server or agent to a cluster (generated when not given)
+    #[arg(long, short = 't', env = "K3RS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// File containing the token
+    #[arg(long, env = "K3RS_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Shared secret used to join agents to the cluster, but not servers
+    #[arg(long, env = "K3RS_AGENT_TOKEN", hide_env_values = true)]
+    pub agent_token: Option<String>,
+
+    /// File containing the agent secret
+    #[arg(long, env = "K3RS_AGENT_TOKEN_FILE")]
+    pub agent_token_file: Option<PathBuf>,
+
+    /// Enable secret encryption at rest
+    #[arg(long, env = "K3RS_SECRETS_ENCRYPTION")]
+    pub secrets_encryption: bool,
+
+    /// Do not run the scheduler
+    #[arg(long, env = "K3RS_DISABLE_SCHEDULER")]
+    pub disable_scheduler: bool,
+
+    /// Do not run the controller manager
+    #[arg(long, env = "K3RS_DISABLE_CONTROLLER_MANAGER")]
+    pub disable_controller_manager: bool,
+
+    /// How long a node may go without heartbeats before it is marked Unknown (and tainted unreachable)
+    #[arg(long, env = "K3RS_NODE_MONITOR_GRACE_PERIOD", default_value = "40s", value_parser = duration::parse)]
+    pub node_monitor_grace_period: Duration,
+
+    /// How often node health is checked
+    #[arg(long, env = "K3RS_NODE_MONITOR_PERIOD", default_value = "5s", value_parser = duration::parse)]
+    pub node_monitor_period: Duration,
+
+    /// Nodes per second that may be tainted NoExecute (pods evicted) in a healthy zone
+    #[arg(long, env = "K3RS_NODE_EVICTION_RATE", default_value_t = 0.1)]
+    pub node_eviction_rate: f64,
+
+    /// Prefix length of the pod CIDR each node gets from --cluster-cidr
+    #[arg(long, env = "K3RS_NODE_CIDR_MASK_SIZE", default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
+
+    /// Finished pods kept before the oldest are deleted (0: keep all)
+    #[arg(long, env = "K3RS_TERMINATED_POD_GC_THRESHOLD", default_value_t = 12500)]
+    pub terminated_pod_gc_threshold: usize,
+
+    /// How long a scheduler or controller manager leader's Lease is valid without renewal
+    #[arg(long, env = "K3RS_LEADER_ELECT_LEASE_DURATION", default_value = "15s", value_parser = duration::parse)]
+    pub leader_elect_lease_duration: Duration,
+
+    /// How often leaders renew, and candidates try, the Lease
+    #[arg(long, env = "K3RS_LEADER_ELECT_RETRY_PERIOD", default_value = "2s", value_parser = duration::parse)]
+    pub leader_elect_retry_period: Duration,
+
     #[command(flatten)]
     pub node: NodeArgs,
 
@@ -111,6 +184,10 @@ pub struct AgentArgs {
     /// File containing the token
     #[arg(long, env = "K3RS_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+
+    /// Where the node's password is kept (it proves this machine owns the node name)
+    #[arg(long, env = "K3RS_NODE_PASSWORD_FILE", default_value = "/etc/rancher/node/password", hide = true)]
+    pub node_password_file: PathBuf,
 
     #[command(flatten)]
     pub node: NodeArgs,

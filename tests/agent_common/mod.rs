@@ -244,6 +244,15 @@ impl AgentCluster {
         cmd.output().expect("run k3rs images")
     }
 
+    /// Waits until the agent has started `times` times (since the test began), i.e. the
+    /// current server process's agent is up (a Node still Ready from before a restart
+    /// does not say so).
+    #[track_caller]
+    pub fn wait_agent_started(&self, times: usize) {
+        let started = eventually(Duration::from_secs(60), || self.log().matches("agent started").count() >= times);
+        assert!(started, "the agent did not start:\n{}", self.log());
+    }
+
     /// Waits until the Node reports Ready=True; returns it.
     #[track_caller]
     pub fn wait_node_ready(&self) -> serde_json::Value {
@@ -307,4 +316,94 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(200));
     }
     false
+}
+
+/// A `k3rs agent` process joined to an [`AgentCluster`]'s server, with a containerd of its
+/// own under the cluster's environment directory (so the environment's cleanup covers it).
+pub struct JoinedAgent {
+    child: Option<Child>,
+    pub node: String,
+    pub dir: PathBuf,
+}
+
+impl JoinedAgent {
+    pub fn start(cluster: &AgentCluster, name: &str, token: &str) -> JoinedAgent {
+        let env = cluster.env();
+        let dir = env.dir().join(format!("agent-{name}"));
+        std::fs::create_dir_all(&dir).expect("agent dir");
+        std::fs::write(dir.join("config.yaml"), "").expect("config");
+        let log = std::fs::File::create(dir.join("agent.log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_k3rs"))
+            .arg("agent")
+            .args(["--server", &format!("https://127.0.0.1:{}", cluster.port), "--token", token])
+            .arg("--config")
+            .arg(dir.join("config.yaml"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(["--node-name", name, "--node-ip", "127.0.0.1", "--kubelet-port", &free_port().to_string()])
+            .args(["--node-label", "example.com/pool=workers"])
+            .arg("--node-password-file")
+            .arg(dir.join("node-password"))
+            .arg("--run-dir")
+            .arg(dir.join("run"))
+            .args(["--cgroup-parent", &format!("{}/{name}", env.config().cgroup_parent)])
+            .arg("--kubelet-root-dir")
+            .arg(dir.join("kubelet"))
+            .arg("--pod-log-dir")
+            .arg(dir.join("pods"))
+            .arg("--private-registry")
+            .arg(dir.join("registries.yaml"))
+            .env_remove("K3RS_CONFIG_FILE")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start k3rs agent");
+        JoinedAgent { child: Some(child), node: name.to_string(), dir }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit (for agents expected to fail).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// SIGTERM and wait, as systemd stops it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill(2) on our own child.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for JoinedAgent {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

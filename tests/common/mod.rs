@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod fake_kubelet;
+pub mod kubelet;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod patch;
 pub mod protobuf;
 pub mod resource;
+pub mod scheduling;
 pub mod schema;
 pub mod selector;
 pub mod strategy;

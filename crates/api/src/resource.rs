@@ -72,6 +72,8 @@ pub struct ResourceDef {
     pub subresources: Vec<Subresource>,
     /// Key prefix in the store: objects live at `/registry/<storage_resource>/<ns>/<name>`.
     pub storage_resource: String,
+    /// The group whose kind objects are stored as (events.k8s.io events are core events).
+    pub storage_group: String,
     /// The version objects are stored in; other versions convert through the strategy.
     pub storage_version: String,
     /// OpenAPI definition name of the kind (`io.k8s.api.apps.v1.Deployment`), if any.
@@ -80,6 +82,9 @@ pub struct ResourceDef {
     pub preferred: bool,
     /// Adds the kind's schema (and what it references) to a generator; built-ins only.
     pub add_schema: Option<fn(&mut schemars::SchemaGenerator)>,
+    /// Whether objects are kept in the store. Create-only "virtual" kinds (access and
+    /// token reviews) are answered per request and never stored.
+    pub stored: bool,
     pub strategy: Arc<dyn Strategy>,
 }
 
@@ -98,6 +103,12 @@ impl std::fmt::Debug for ResourceDef {
 impl ResourceDef {
     pub fn api_version(&self) -> String {
         api_version(&self.group, &self.version)
+    }
+
+    /// Whether objects of this definition are stored as themselves; otherwise the strategy
+    /// converts them (another version, group or resource owns the storage).
+    pub fn stored_as_itself(&self) -> bool {
+        self.version == self.storage_version && self.plural == self.storage_resource && self.group == self.storage_group
     }
 
     pub fn gvk(&self) -> GroupVersionKind {

@@ -32,7 +32,7 @@ pub async fn ensure(
     }
     meta::set_meta(&mut obj, "uid", json!(uuid::Uuid::new_v4().to_string()));
     meta::set_meta(&mut obj, "creationTimestamp", json!(meta::format_time(jiff::Timestamp::now())));
-    match state.store.create(key, objects::encode(&obj)).await {
+    match state.store.create(key, state.codec.encode(key, &obj)?).await {
         Ok(_) => Ok(true),
         Err(k3rs_store::Error::AlreadyExists { .. }) => Ok(false),
         Err(e) => Err(objects::generic_store_error(e)),

@@ -11,7 +11,6 @@ use k3rs_api::{ResourceDef, meta};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::objects;
 use crate::registry::Registry;
 use crate::state::AppState;
 
@@ -78,12 +77,13 @@ fn accepted(mut crd: Value) -> Value {
 async fn accept(state: &AppState, key: &str) {
     for _ in 0..5 {
         let Ok(Some(kv)) = state.store.get(key).await else { return };
-        let Ok(crd) = objects::decode(&kv) else { return };
+        let Ok(crd) = state.codec.decode(&kv) else { return };
         if k3rs_api::crd::is_established(&crd) || meta::deletion_timestamp(&crd).is_some() {
             return;
         }
         let updated = accepted(crd);
-        match state.store.update(key, objects::encode(&updated), kv.mod_revision).await {
+        let Ok(bytes) = state.codec.encode(key, &updated) else { return };
+        match state.store.update(key, bytes, kv.mod_revision).await {
             Ok(_) => {
                 info!(crd = meta::name(&updated), "custom resource definition established");
                 return;
@@ -126,7 +126,7 @@ async fn watch_once(state: &Arc<AppState>) -> Result<(), String> {
     let list = state.store.list(CRD_PREFIX, Default::default()).await.map_err(|e| e.to_string())?;
     let mut crds: BTreeMap<String, Value> = BTreeMap::new();
     for kv in &list.items {
-        if let Ok(crd) = objects::decode(kv) {
+        if let Ok(crd) = state.codec.decode(kv) {
             if !k3rs_api::crd::is_established(&crd) {
                 accept(state, &kv.key).await;
             }
@@ -140,7 +140,7 @@ async fn watch_once(state: &Arc<AppState>) -> Result<(), String> {
         let key = event.kv.key.clone();
         match event.kind {
             k3rs_store::EventKind::Put => {
-                let Ok(crd) = objects::decode(&event.kv) else { continue };
+                let Ok(crd) = state.codec.decode(&event.kv) else { continue };
                 if !k3rs_api::crd::is_established(&crd) {
                     accept(state, &key).await;
                 }

@@ -1,20 +1,28 @@
-//! The Kubernetes API server of k3rs: TLS, authentication, discovery, OpenAPI,
-//! and one generic REST path for every kind, over the revisioned store.
+//! The Kubernetes API server of k3rs: TLS, authentication, authorization, admission,
+//! discovery, OpenAPI, one generic REST path for every kind over the revisioned store, and
+//! the join endpoints nodes use to enter the cluster.
 
 mod admission;
-mod authn;
+pub mod authn;
+pub mod authz;
 mod bootstrap;
 mod crd;
 mod discovery;
+pub mod encryption;
 mod http;
+mod join;
+mod kubelet;
 mod managed_fields;
 mod objects;
 mod openapi;
 pub mod options;
 mod patching;
+pub mod policy;
 mod registry;
 mod rest;
+mod reviews;
 pub mod route;
+mod serviceaccounts;
 mod state;
 mod version;
 
@@ -30,7 +38,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
-pub use options::{Ipv4Cidr, ServerOptions};
+pub use encryption::{EncryptionStatus, SecretsEncryption};
+pub use options::{Ipv4Cidr, JoinTokens, ServerOptions};
 use route::Route;
 use state::AppState;
 
@@ -47,13 +56,23 @@ impl ApiServer {
         let listener = TcpListener::bind(options.listen).await?;
         let local_addr = listener.local_addr()?;
         let tls = options.tls.clone();
-        let state = Arc::new(AppState::new(store, crd::build_registry(Default::default()), options));
+        let state = Arc::new(
+            AppState::new(store, crd::build_registry(Default::default()), options).map_err(|e| anyhow::anyhow!(e))?,
+        );
         bootstrap::run(&state).await.map_err(|e| anyhow::anyhow!("bootstrapping the cluster: {e}"))?;
+        policy::ensure(&state).await.map_err(|e| anyhow::anyhow!("creating the default RBAC policy: {e}"))?;
+        serviceaccounts::ensure_all(&state).await.map_err(|e| anyhow::anyhow!("service accounts: {e}"))?;
         let repaired = state.allocators.repair(&state.store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         if repaired > 0 {
             info!(records = repaired, "released leaked service IP / node port allocations");
         }
+        // Authorization needs the RBAC objects before the first request is served.
+        let revisions = authz::rbac::cache::load(&state).await.map_err(|e| anyhow::anyhow!("loading RBAC: {e}"))?;
+        authz::rbac::aggregation::reconcile(&state).await;
         let mut tasks = Vec::new();
+        for (prefix, revision) in authz::rbac::cache::PREFIXES.into_iter().zip(revisions) {
+            tasks.push(tokio::spawn(authz::rbac::cache::follow(state.clone(), prefix, revision)));
+        }
         tasks.push(tokio::spawn(crd::run_controller(state.clone())));
         let router = Router::new().fallback(handle).with_state(state.clone());
         tasks.push(tokio::spawn(http::server::serve(listener, tls, router)));
@@ -63,6 +82,11 @@ impl ApiServer {
 
     pub fn store(&self) -> &Store {
         &self.state.store
+    }
+
+    /// The cluster's certificates and keys the server runs with.
+    pub fn pki(&self) -> Arc<k3rs_pki::ClusterPki> {
+        self.state.options.pki.clone()
     }
 }
 
@@ -84,15 +108,37 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
 }
 
 async fn serve(state: Arc<AppState>, req: Request) -> Response {
-    let user = authn::authenticate(&req);
     let path = req.uri().path().to_string();
+    // The join flow authenticates with join tokens, not Kubernetes credentials.
+    if join::is_join_path(&path) {
+        return join::serve(state, req).await;
+    }
+    let user = match authn::authenticate(&state, authn::peer_certificate(&req), req.headers()).await {
+        Ok(user) => user,
+        Err(e) => return http::response::error(&e),
+    };
     if user.is_anonymous() && !authn::is_open_path(&path) {
         return http::response::error(&ApiError::unauthorized());
     }
+    let user = match authn::impersonation::apply(&state, req.headers(), user).await {
+        Ok(user) => user,
+        Err(e) => return http::response::error(&e),
+    };
     let query = req.uri().query().map(String::from);
+    let route = route::resolve(req.method(), &path, query.as_deref());
+    // Anonymous requests only reach the open paths, which need no further permission.
+    if !user.is_anonymous() {
+        let attrs = authz::Attributes::for_request(user.clone(), req.method(), &route, &path, query.as_deref());
+        if let Err(reason) = authz::authorize(&state, &attrs).await {
+            return http::response::error(&authz::forbidden(&attrs, &reason));
+        }
+    }
+    if let Some(resp) = encryption::endpoints::serve(&state, &path, req.method()).await {
+        return resp;
+    }
     let accept = req.headers().get(::http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(String::from);
     let registry = state.registry();
-    match route::resolve(req.method(), &path, query.as_deref()) {
+    match route {
         Route::Version => http::response::json(::http::StatusCode::OK, &version::info()),
         Route::Health(_) => http::response::text(::http::StatusCode::OK, "ok"),
         Route::CoreGroup => {
@@ -115,6 +161,10 @@ async fn serve(state: Arc<AppState>, req: Request) -> Response {
             "k3rs serves OpenAPI v3 only (/openapi/v3); kubectl uses it for validation and explain",
         )),
         Route::Resource(info) => {
+            let mut req = req;
+            // Streaming subresources (exec, attach, port-forward) switch protocols; the
+            // pending upgrade travels with the request to the kubelet proxy.
+            let upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
             let (parts, body) = req.into_parts();
             let limit = state.options.max_body_bytes;
             let body = match axum::body::to_bytes(body, limit + 1).await {
@@ -129,7 +179,7 @@ async fn serve(state: Arc<AppState>, req: Request) -> Response {
                     return http::response::error(&ApiError::bad_request(format!("reading the request body: {msg}")));
                 }
             };
-            rest::handle(state, info, query.as_deref(), parts.headers, user, body).await
+            rest::handle(state, info, query.as_deref(), parts.headers, user, body, upgrade).await
         }
         Route::NotFound => not_found(),
     }

@@ -5,6 +5,10 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k3rs_pki::{ClusterPki, JoinToken};
+
+use crate::encryption::SecretsEncryption;
+
 /// An IPv4 CIDR such as `10.43.0.0/16`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Cidr {
@@ -53,6 +57,15 @@ impl std::fmt::Display for Ipv4Cidr {
     }
 }
 
+/// The join tokens the server accepts on its join endpoints.
+#[derive(Clone, Debug)]
+pub struct JoinTokens {
+    /// The server token (`--token`): servers and agents may join with it.
+    pub server: JoinToken,
+    /// The agent token (`--agent-token`): agents only.
+    pub agent: Option<JoinToken>,
+}
+
 #[derive(Clone)]
 pub struct ServerOptions {
     pub listen: SocketAddr,
@@ -62,12 +75,25 @@ pub struct ServerOptions {
     pub service_cidr: Ipv4Cidr,
     pub node_port_range: RangeInclusive<u16>,
     pub tls: Arc<rustls::ServerConfig>,
+    /// The client configuration towards kubelets (server CA trusted, `system:kube-apiserver`
+    /// certificate); without it, logs/exec/attach/port-forward answer 503.
+    pub kubelet_tls: Option<Arc<rustls::ClientConfig>>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// How long a watch without `timeoutSeconds` stays open (upstream: 30–60 minutes).
     pub default_watch_timeout: Duration,
     /// Interval of bookmark events on watches that asked for them.
     pub bookmark_interval: Duration,
+    /// The cluster's CAs and keys: client certificates are checked against its client CA,
+    /// node certificates are signed with it, service-account tokens with its key.
+    pub pki: Arc<ClusterPki>,
+    pub join_tokens: JoinTokens,
+    pub secrets_encryption: Arc<SecretsEncryption>,
+    /// `iss` of service-account tokens.
+    pub service_account_issuer: String,
+    /// Audiences the server accepts in service-account tokens; the first is the default of
+    /// TokenRequests.
+    pub api_audiences: Vec<String>,
 }
 
 impl ServerOptions {

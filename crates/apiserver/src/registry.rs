@@ -39,13 +39,16 @@ impl Registry {
     /// The definition objects of `def` are stored as (itself, unless another version
     /// or group owns the storage, e.g. autoscaling/v1 -> v2, events.k8s.io -> core).
     pub fn storage_def(&self, def: &Arc<ResourceDef>) -> Arc<ResourceDef> {
-        if def.version == def.storage_version && def.plural == def.storage_resource {
+        if def.stored_as_itself() {
             return def.clone();
         }
+        let stores = |d: &&Arc<ResourceDef>| {
+            d.plural == def.storage_resource && d.version == def.storage_version && d.group == def.storage_group
+        };
         self.defs
             .iter()
-            .find(|d| d.plural == def.storage_resource && d.version == def.storage_version && d.kind == def.kind)
-            .or_else(|| self.defs.iter().find(|d| d.plural == def.storage_resource && d.version == def.storage_version))
+            .find(|d| stores(d) && d.kind == def.kind)
+            .or_else(|| self.defs.iter().find(stores))
             .cloned()
             .unwrap_or_else(|| def.clone())
     }

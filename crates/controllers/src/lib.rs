@@ -3,6 +3,7 @@
 //! only while this server holds its coordination.k8s.io Lease, so that in a
 //! cluster of several servers exactly one instance acts.
 
+pub mod node;
 pub mod runtime;
 
 pub use runtime::leader::{LeaderElection, LeaseConfig};

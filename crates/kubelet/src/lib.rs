@@ -13,4 +13,5 @@ pub mod node;
 pub mod pod;
 pub mod probe;
 pub mod status;
+pub mod streaming;
 pub mod volumes;

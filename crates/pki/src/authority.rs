@@ -123,7 +123,11 @@ impl CertificateAuthority {
     }
 
     /// Signs `params` for the holder of `public_key`.
-    pub(crate) fn sign(&self, params: &CertificateParams, public_key: &KeyPair) -> Result<rcgen::Certificate> {
+    pub(crate) fn sign(
+        &self,
+        params: &CertificateParams,
+        public_key: &impl PublicKeyData,
+    ) -> Result<rcgen::Certificate> {
         params.signed_by(public_key, &self.issuer).map_err(|e| PkiError::generate("certificate", e))
     }
 

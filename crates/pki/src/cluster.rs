@@ -7,6 +7,8 @@
 //! - `service.key`: service-account token signing key.
 //! - `serving-kube-apiserver.crt/.key`: the API server's certificate.
 //! - `client-admin.crt/.key`: `CN=system:admin, O=system:masters`, used by the admin kubeconfig.
+//! - `client-kube-apiserver.crt/.key`: `CN=system:kube-apiserver`, the API server's identity
+//!   towards kubelets (logs, exec, attach, port-forward proxying).
 //!
 //! All I/O here is blocking; call it before starting the runtime or from `spawn_blocking`.
 
@@ -18,10 +20,11 @@ use rustls::{ClientConfig, ServerConfig};
 
 use crate::authority::CertificateAuthority;
 use crate::check::{CertInfo, check_certificates};
+use crate::csr::verified_public_key;
 use crate::error::Result;
 use crate::files::ensure_private_dir;
 use crate::kubeconfig::{DEFAULT_CLUSTER_NAME, KubeconfigSpec, write_kubeconfig};
-use crate::leaf::{CertUsage, IssuedCert, LeafSpec, ensure_leaf, issue};
+use crate::leaf::{CertUsage, IssuedCert, LeafSpec, ensure_leaf, issue, issue_for_public_key};
 use crate::options::PkiOptions;
 use crate::san::SubjectAltName;
 use crate::service_account::ServiceAccountKey;
@@ -37,6 +40,11 @@ pub const CLIENT_CA: &str = "client-ca";
 pub const APISERVER_SERVING: &str = "serving-kube-apiserver";
 /// Stem of the admin client certificate files.
 pub const CLIENT_ADMIN: &str = "client-admin";
+/// Stem of the API server's client certificate for kubelets.
+pub const CLIENT_KUBE_APISERVER: &str = "client-kube-apiserver";
+/// The API server's user name towards kubelets; kubelets admit only this identity to their
+/// streaming endpoint.
+pub const KUBE_APISERVER_USER: &str = "system:kube-apiserver";
 /// Common name of the API server's serving certificate.
 pub const APISERVER_COMMON_NAME: &str = "kube-apiserver";
 /// The admin user.
@@ -52,6 +60,7 @@ pub struct ClusterPki {
     service_account: ServiceAccountKey,
     serving: IssuedCert,
     admin: IssuedCert,
+    kubelet_client: IssuedCert,
 }
 
 impl ClusterPki {
@@ -78,13 +87,21 @@ impl ClusterPki {
             usage: CertUsage::Client,
             validity: LEAF_VALIDITY,
         };
+        let kubelet_client_spec = LeafSpec {
+            common_name: KUBE_APISERVER_USER.to_string(),
+            organizations: Vec::new(),
+            sans: Default::default(),
+            usage: CertUsage::Client,
+            validity: LEAF_VALIDITY,
+        };
         ensure_private_dir(dir)?;
         let server_ca = CertificateAuthority::load_or_create(dir, SERVER_CA, now)?;
         let client_ca = CertificateAuthority::load_or_create(dir, CLIENT_CA, now)?;
         let service_account = ServiceAccountKey::load_or_create(dir)?;
         let serving = ensure_leaf(dir, APISERVER_SERVING, &server_ca, &serving_spec, now)?;
         let admin = ensure_leaf(dir, CLIENT_ADMIN, &client_ca, &admin_spec, now)?;
-        Ok(ClusterPki { dir: dir.to_path_buf(), server_ca, client_ca, service_account, serving, admin })
+        let kubelet_client = ensure_leaf(dir, CLIENT_KUBE_APISERVER, &client_ca, &kubelet_client_spec, now)?;
+        Ok(ClusterPki { dir: dir.to_path_buf(), server_ca, client_ca, service_account, serving, admin, kubelet_client })
     }
 
     /// The TLS directory.
@@ -127,6 +144,24 @@ impl ClusterPki {
         &self.admin
     }
 
+    /// The API server's client certificate towards kubelets (`system:kube-apiserver`).
+    pub fn kubelet_client_cert(&self) -> &IssuedCert {
+        &self.kubelet_client
+    }
+
+    /// The API server's client config towards kubelets: trusts the server CA (which signs
+    /// kubelet serving certificates), presents [`Self::kubelet_client_cert`], speaks HTTP/1.1
+    /// (the streaming protocols are HTTP/1.1 upgrades).
+    pub fn kubelet_client_tls_config(&self) -> Result<ClientConfig> {
+        let mut config = tls::client_tls_config(
+            self.server_ca.cert_pem(),
+            &self.kubelet_client.cert_pem,
+            &self.kubelet_client.key_pem,
+        )?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
     /// Issues a client certificate (CN = user, O = group; at most one group, an rcgen limit)
     /// from the client CA; nothing is stored.
     pub fn issue_client_cert(
@@ -143,6 +178,40 @@ impl ClusterPki {
             validity,
         };
         issue(&self.client_ca, &spec, None, Timestamp::now())
+    }
+
+    /// Signs the public key of a node's certificate signing request as a client certificate
+    /// (CN = user, O = group) from the client CA. Nothing but the key is taken from the CSR.
+    pub fn sign_client_csr(&self, csr_pem: &str, common_name: &str, organizations: &[&str]) -> Result<String> {
+        let public_key = verified_public_key(csr_pem)?;
+        let spec = LeafSpec {
+            common_name: common_name.to_string(),
+            organizations: organizations.iter().map(|o| o.to_string()).collect(),
+            sans: Default::default(),
+            usage: CertUsage::Client,
+            validity: LEAF_VALIDITY,
+        };
+        issue_for_public_key(&self.client_ca, &spec, &public_key, Timestamp::now())
+    }
+
+    /// Signs the public key of a certificate signing request as a serving certificate for
+    /// `sans` from the server CA (a kubelet's serving certificate).
+    pub fn sign_serving_csr(
+        &self,
+        csr_pem: &str,
+        common_name: &str,
+        organizations: &[&str],
+        sans: &[String],
+    ) -> Result<String> {
+        let public_key = verified_public_key(csr_pem)?;
+        let spec = LeafSpec {
+            common_name: common_name.to_string(),
+            organizations: organizations.iter().map(|o| o.to_string()).collect(),
+            sans: sans.iter().map(|s| SubjectAltName::parse(s)).collect::<Result<_>>()?,
+            usage: CertUsage::Server,
+            validity: LEAF_VALIDITY,
+        };
+        issue_for_public_key(&self.server_ca, &spec, &public_key, Timestamp::now())
     }
 
     /// Issues a one-year serving certificate from the server CA for `sans` (names or IPs);

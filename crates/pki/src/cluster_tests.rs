@@ -16,7 +16,7 @@ use crate::pem::{certs_from_pem, key_pair_from_pem};
 use crate::tls::{anonymous_client_tls_config, client_tls_config};
 use crate::validity::RENEW_BEFORE;
 
-const FILES: [&str; 9] = [
+const FILES: [&str; 11] = [
     "server-ca.crt",
     "server-ca.key",
     "client-ca.crt",
@@ -26,6 +26,8 @@ const FILES: [&str; 9] = [
     "serving-kube-apiserver.key",
     "client-admin.crt",
     "client-admin.key",
+    "client-kube-apiserver.crt",
+    "client-kube-apiserver.key",
 ];
 
 fn opts() -> PkiOptions {
@@ -162,7 +164,7 @@ fn near_the_end_of_the_year_all_leaves_renew_but_the_cas_stay() {
             .unwrap();
     ClusterPki::load_or_create_at(dir.path(), &opts(), later).unwrap();
     let after = snapshot(dir.path());
-    for renewed in ["serving-kube-apiserver.crt", "client-admin.crt"] {
+    for renewed in ["serving-kube-apiserver.crt", "client-admin.crt", "client-kube-apiserver.crt"] {
         assert_ne!(after[renewed], before[renewed], "{renewed}");
     }
     for kept in ["server-ca.crt", "server-ca.key", "client-ca.crt", "client-ca.key", "service.key"] {
@@ -246,11 +248,21 @@ fn check_reports_every_certificate() {
     let report = pki.check().unwrap();
     let names: Vec<String> =
         report.iter().map(|c| c.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["client-admin.crt", "client-ca.crt", "server-ca.crt", "serving-kube-apiserver.crt"]);
+    assert_eq!(
+        names,
+        [
+            "client-admin.crt",
+            "client-ca.crt",
+            "client-kube-apiserver.crt",
+            "server-ca.crt",
+            "serving-kube-apiserver.crt"
+        ]
+    );
     let admin = &report[0];
     assert!(admin.subject.contains("CN=system:admin"), "{}", admin.subject);
     assert!((363..=365).contains(&admin.days_left), "{}", admin.days_left);
     assert!(report[1].days_left > 3600);
+    assert!(report[2].subject.contains("CN=system:kube-apiserver"), "{}", report[2].subject);
 }
 
 /// What the server saw of a client: its identity (if it presented a certificate) and ALPN.
@@ -301,6 +313,22 @@ async fn admin_handshake_shows_the_verified_identity() {
 }
 
 #[tokio::test]
+async fn the_api_server_reaches_a_kubelet_as_system_kube_apiserver() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = ClusterPki::load_or_create(dir.path(), &opts()).unwrap();
+    // A kubelet serving certificate for the loopback address the test connects to.
+    let kubelet = pki.issue_serving_cert("node-1", &["127.0.0.1".into()]).unwrap();
+    let server = crate::tls::server_tls_config(&kubelet.cert_pem, &kubelet.key_pem, pki.client_ca_pem()).unwrap();
+    let mut client = pki.kubelet_client_tls_config().unwrap();
+    assert_eq!(client.alpn_protocols, vec![b"http/1.1".to_vec()]);
+    client.alpn_protocols.clear();
+    let (server, client) = handshake(server, client).await;
+    client.unwrap();
+    let (identity, _) = server.unwrap();
+    assert_eq!(identity, Some((KUBE_APISERVER_USER.to_string(), vec![])));
+}
+
+#[tokio::test]
 async fn a_client_without_certificate_is_allowed_but_anonymous() {
     let dir = tempfile::tempdir().unwrap();
     let pki = ClusterPki::load_or_create(dir.path(), &opts()).unwrap();
@@ -335,4 +363,27 @@ async fn a_server_from_another_cluster_is_not_trusted() {
     let client = anonymous_client_tls_config(other.server_ca_pem()).unwrap();
     let (_, client) = handshake(pki.server_tls_config().unwrap(), client).await;
     assert!(client.is_err());
+}
+
+#[test]
+fn node_csrs_are_signed_with_the_servers_identity_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = ClusterPki::load_or_create(dir.path(), &opts()).unwrap();
+    // The CSR asks for admin rights; the server decides the subject.
+    let made = crate::csr::generate_key_and_csr("system:admin").unwrap();
+    let cert = pki.sign_client_csr(&made.csr_pem, "system:node:n1", &["system:nodes"]).unwrap();
+    let der = certs_from_pem("t", &cert).unwrap().remove(0);
+    assert_eq!(peer_identity(&der), Some(("system:node:n1".to_string(), vec!["system:nodes".to_string()])));
+    let client_ca = certs_from_pem("t", pki.client_ca_pem()).unwrap().remove(0);
+    assert!(is_issued_by(&der, &client_ca));
+    let key = key_pair_from_pem(&made.key_pem).unwrap();
+    use rcgen::PublicKeyData;
+    assert_eq!(summarize(&der).unwrap().public_key_info, key.subject_public_key_info());
+
+    let serving = pki.sign_serving_csr(&made.csr_pem, "n1", &[], &["n1".into(), "10.0.0.5".into()]).unwrap();
+    let der = certs_from_pem("t", &serving).unwrap().remove(0);
+    let server_ca = certs_from_pem("t", pki.server_ca_pem()).unwrap().remove(0);
+    assert!(is_issued_by(&der, &server_ca));
+    assert_eq!(summarize(&der).unwrap().sans.len(), 2);
+    assert!(pki.sign_client_csr("garbage", "x", &[]).is_err());
 }

@@ -78,6 +78,29 @@ pub(crate) fn issue(
     key: Option<KeyPair>,
     now: Timestamp,
 ) -> Result<IssuedCert> {
+    let params = leaf_params(spec, now)?;
+    let key = match key {
+        Some(key) => key,
+        None => KeyPair::generate().map_err(|e| PkiError::generate("private key", e))?,
+    };
+    let cert = ca.sign(&params, &key)?;
+    Ok(IssuedCert { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+}
+
+/// Issues a certificate for `spec` for a public key the caller holds the private key of
+/// (from a certificate signing request); returns the certificate PEM.
+pub(crate) fn issue_for_public_key(
+    ca: &CertificateAuthority,
+    spec: &LeafSpec,
+    public_key: &impl PublicKeyData,
+    now: Timestamp,
+) -> Result<String> {
+    let params = leaf_params(spec, now)?;
+    Ok(ca.sign(&params, public_key)?.pem())
+}
+
+/// The certificate parameters of `spec`, valid from (about) `now`.
+fn leaf_params(spec: &LeafSpec, now: Timestamp) -> Result<CertificateParams> {
     // rcgen keeps one value per attribute type, so a subject cannot carry two O entries.
     if spec.organizations.len() > 1 {
         return Err(PkiError::Unsupported(format!(
@@ -86,10 +109,6 @@ pub(crate) fn issue(
             spec.organizations.len()
         )));
     }
-    let key = match key {
-        Some(key) => key,
-        None => KeyPair::generate().map_err(|e| PkiError::generate("private key", e))?,
-    };
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, spec.common_name.as_str());
@@ -106,8 +125,7 @@ pub(crate) fn issue(
     params.use_authority_key_identifier_extension = true;
     params.serial_number = Some(random_serial());
     apply_window(&mut params, now, spec.validity);
-    let cert = ca.sign(&params, &key)?;
-    Ok(IssuedCert { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    Ok(params)
 }
 
 /// Returns the leaf stored as `<dir>/<stem>.crt/.key`, issuing (and storing) a new one when it is

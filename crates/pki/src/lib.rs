@@ -2,23 +2,30 @@
 //!
 //! At start the server calls [`ClusterPki::load_or_create`] on `<data-dir>/server/tls`. The
 //! first start creates a server CA and a client CA (10 years), a service-account key, the API
-//! server's serving certificate and the admin client certificate (1 year). Later starts reuse
+//! server's serving certificate, the admin client certificate and the API server's client
+//! certificate for kubelets (1 year). Later starts reuse
 //! them byte for byte, re-issuing only leaf certificates that no longer fit the options (a new
 //! `--tls-san`) or expire within 90 days.
 //!
 //! Everything is rustls + rcgen + x509-parser (ring); there is no OpenSSL.
 
 mod authority;
+pub mod bootstrap;
 pub mod check;
 mod cluster;
+pub mod csr;
 pub mod error;
 mod files;
 pub mod inspect;
+pub mod join;
+pub mod jwt;
 pub mod kubeconfig;
 mod leaf;
 pub mod options;
 mod pem;
+pub mod rotate;
 pub mod san;
+pub mod sealed;
 pub mod service_account;
 pub mod tls;
 pub mod token;
@@ -26,8 +33,10 @@ mod validity;
 
 pub use check::{CertInfo, check_certificates};
 pub use cluster::{
-    ADMIN_USER, APISERVER_COMMON_NAME, APISERVER_SERVING, CLIENT_ADMIN, CLIENT_CA, ClusterPki, MASTERS_GROUP, SERVER_CA,
+    ADMIN_USER, APISERVER_COMMON_NAME, APISERVER_SERVING, CLIENT_ADMIN, CLIENT_CA, CLIENT_KUBE_APISERVER, ClusterPki,
+    KUBE_APISERVER_USER, MASTERS_GROUP, SERVER_CA,
 };
+pub use csr::{KeyAndCsr, generate_key_and_csr};
 pub use error::{PkiError, Result};
 pub use files::{CERTIFICATE_MODE, PRIVATE_KEY_MODE, write_file_atomic};
 pub use inspect::{CertSummary, peer_identity};

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{PkiError, Result};
 use crate::files::{PRIVATE_KEY_MODE, read_optional, write_file_atomic};
+use crate::jwt::{JwtSigner, JwtVerifier};
 use crate::pem::key_pair_from_pem;
 
 /// File name of the service-account signing key inside the TLS directory.
@@ -25,6 +26,7 @@ pub struct ServiceAccountKey {
     private_key_der: Vec<u8>,
     public_key_pem: String,
     public_key_der: Vec<u8>,
+    public_key_raw: Vec<u8>,
 }
 
 impl fmt::Debug for ServiceAccountKey {
@@ -61,6 +63,7 @@ impl ServiceAccountKey {
             private_key_der: key.serialize_der(),
             public_key_pem: key.public_key_pem(),
             public_key_der: key.subject_public_key_info(),
+            public_key_raw: key.public_key_raw().to_vec(),
         }
     }
 
@@ -89,6 +92,16 @@ impl ServiceAccountKey {
         &self.public_key_der
     }
 
+    /// A signer of service-account tokens with this key.
+    pub fn signer(&self) -> Result<JwtSigner> {
+        JwtSigner::new(&self.private_key_der, self.key_id())
+    }
+
+    /// A verifier of tokens signed with this key.
+    pub fn verifier(&self) -> JwtVerifier {
+        JwtVerifier::new(self.public_key_raw.clone())
+    }
+
     /// The `kid` Kubernetes puts in token headers: unpadded base64url of SHA-256 over the
     /// public key's SubjectPublicKeyInfo DER.
     pub fn key_id(&self) -> String {
@@ -108,6 +121,8 @@ mod tests {
         assert_eq!(first, second);
         assert!(first.public_key_pem().starts_with("-----BEGIN PUBLIC KEY-----"));
         assert_eq!(first.key_id().len(), 43);
+        let token = first.signer().unwrap().sign(&serde_json::json!({"sub": "x"})).unwrap();
+        assert_eq!(second.verifier().verify(&token).unwrap()["sub"], "x");
         assert_eq!(
             std::fs::read_to_string(dir.path().join(SERVICE_ACCOUNT_KEY_FILE)).unwrap(),
             first.private_key_pem()

@@ -79,9 +79,12 @@ impl JoinToken {
                 ));
             }
         };
-        let (username, secret) = credentials
-            .split_once(':')
-            .ok_or_else(|| PkiError::InvalidToken("expected <user>:<secret> after '::'".into()))?;
+        // A bootstrap token (`<id>.<secret>`, from `k3rs token create`) stands for an agent.
+        let (username, secret) = match credentials.split_once(':') {
+            Some(pair) => pair,
+            None if is_bootstrap_token_form(credentials) => (crate::join::AGENT_USER, credentials),
+            None => return Err(PkiError::InvalidToken("expected <user>:<secret> after '::'".into())),
+        };
         if username.is_empty() || secret.is_empty() {
             return Err(PkiError::InvalidToken("the user and secret after '::' must not be empty".into()));
         }
@@ -133,6 +136,14 @@ impl FromStr for JoinToken {
     }
 }
 
+/// `<6 of [a-z0-9]>.<16 of [a-z0-9]>`.
+fn is_bootstrap_token_form(s: &str) -> bool {
+    let ok = |part: &str, len: usize| {
+        part.len() == len && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    s.split_once('.').is_some_and(|(id, secret)| ok(id, 6) && ok(secret, 16))
+}
+
 /// Compares secrets without revealing through timing how long a common prefix is.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -160,6 +171,13 @@ mod tests {
         assert_eq!(JoinToken::parse(&text).unwrap(), token);
         let node: JoinToken = format!("K10{HASH}::node:pa:ss").parse().unwrap();
         assert_eq!((node.username.as_str(), node.secret.as_str()), ("node", "pa:ss"));
+    }
+
+    #[test]
+    fn bootstrap_tokens_join_as_agents() {
+        let token = JoinToken::parse(&format!("K10{HASH}::abcdef.0123456789abcdef")).unwrap();
+        assert_eq!((token.username.as_str(), token.secret.as_str()), ("node", "abcdef.0123456789abcdef"));
+        assert!(JoinToken::parse(&format!("K10{HASH}::notatoken")).is_err());
     }
 
     #[test]

@@ -99,10 +99,12 @@ pub fn resources_for(crd: &Value, catalog: &Catalog) -> (Vec<ResourceDef>, Vec<(
             verbs: VERBS_ALL.to_vec(),
             subresources,
             storage_resource: format!("{group}/{plural}"),
+            storage_group: group.clone(),
             storage_version: storage.clone(),
             schema_name: Some(def_name),
             preferred: first_served,
             add_schema: None,
+            stored: true,
             strategy: Arc::new(strategy),
         });
         first_served = false;

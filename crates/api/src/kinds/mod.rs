@@ -20,6 +20,8 @@ use crate::strategy::{Strategy, normalize_as};
 // coordination, rbac, storage, policy, scheduling, node, apiextensions).
 pub mod apiextensions;
 pub mod apps;
+pub mod authentication;
+pub mod authorization;
 pub mod autoscaling;
 pub mod batch;
 pub mod coordination;
@@ -100,12 +102,49 @@ where
             verbs: VERBS_ALL.to_vec(),
             subresources: Vec::new(),
             storage_resource: plural.clone(),
+            storage_group: T::GROUP.to_string(),
             storage_version: T::VERSION.to_string(),
             schema_name: Some(T::schema_name().into_owned()),
             preferred: true,
             add_schema: Some(|generator| {
                 generator.subschema_for::<T>();
             }),
+            stored: true,
+            plural,
+            strategy: Arc::new(strategy),
+        },
+    }
+}
+
+/// Builds the `ResourceDef` of a create-only kind that is answered per request and never
+/// stored (TokenReview, SubjectAccessReview and the other reviews).
+pub fn review<T>(strategy: impl Strategy) -> DefBuilder
+where
+    T: Resource + JsonSchema,
+    T::Scope: ScopeKind,
+{
+    let plural = T::URL_PATH_SEGMENT.to_string();
+    DefBuilder {
+        def: ResourceDef {
+            group: T::GROUP.to_string(),
+            version: T::VERSION.to_string(),
+            kind: T::KIND.to_string(),
+            list_kind: String::new(),
+            singular: T::KIND.to_lowercase(),
+            namespaced: <T::Scope as ScopeKind>::NAMESPACED,
+            short_names: Vec::new(),
+            categories: Vec::new(),
+            verbs: crate::resource::VERBS_CREATE_ONLY.to_vec(),
+            subresources: Vec::new(),
+            storage_group: T::GROUP.to_string(),
+            storage_resource: plural.clone(),
+            storage_version: T::VERSION.to_string(),
+            schema_name: Some(T::schema_name().into_owned()),
+            preferred: true,
+            add_schema: Some(|generator| {
+                generator.subschema_for::<T>();
+            }),
+            stored: false,
             plural,
             strategy: Arc::new(strategy),
         },
@@ -146,9 +185,10 @@ impl DefBuilder {
         self
     }
 
-    /// Stored under another resource's key prefix and version (e.g. events.k8s.io events
-    /// share core events' storage).
-    pub fn stored_as(mut self, resource: &str, version: &str) -> Self {
+    /// Stored as another group's, resource's or version's objects (e.g. events.k8s.io
+    /// events are core events).
+    pub fn stored_as(mut self, group: &str, resource: &str, version: &str) -> Self {
+        self.def.storage_group = group.to_string();
         self.def.storage_resource = resource.to_string();
         self.def.storage_version = version.to_string();
         self
@@ -173,9 +213,10 @@ impl DefBuilder {
 pub fn builtin() -> Vec<ResourceDef> {
     use self::core as cs;
     use k8s_openapi::api::{
-        apps::v1 as apps, autoscaling::v1 as as1, autoscaling::v2 as as2, batch::v1 as batch,
-        coordination::v1 as coord, core::v1 as core, discovery::v1 as disc, events::v1 as ev, networking::v1 as net,
-        node::v1 as node, policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as sched, storage::v1 as storage,
+        apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz, autoscaling::v1 as as1,
+        autoscaling::v2 as as2, batch::v1 as batch, coordination::v1 as coord, core::v1 as core, discovery::v1 as disc,
+        events::v1 as ev, networking::v1 as net, node::v1 as node, policy::v1 as policy, rbac::v1 as rbac,
+        scheduling::v1 as sched, storage::v1 as storage,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
 
@@ -234,7 +275,7 @@ pub fn builtin() -> Vec<ResourceDef> {
             .short(&["hpa"])
             .in_all()
             .status()
-            .stored_as("horizontalpodautoscalers", "v2")
+            .stored_as("autoscaling", "horizontalpodautoscalers", "v2")
             .not_preferred()
             .build(),
         // networking.k8s.io/v1
@@ -244,7 +285,7 @@ pub fn builtin() -> Vec<ResourceDef> {
         // discovery.k8s.io/v1
         kind::<disc::EndpointSlice>(self::discovery::EndpointSliceStrategy).build(),
         // events.k8s.io/v1 shares core events' storage.
-        kind::<ev::Event>(self::events::EventStrategy).short(&["ev"]).stored_as("events", "v1").build(),
+        kind::<ev::Event>(self::events::EventStrategy).short(&["ev"]).stored_as("", "events", "v1").build(),
         // coordination.k8s.io/v1
         kind::<coord::Lease>(self::coordination::LeaseStrategy).build(),
         // rbac.authorization.k8s.io/v1
@@ -252,6 +293,13 @@ pub fn builtin() -> Vec<ResourceDef> {
         kind::<rbac::ClusterRoleBinding>(self::rbac::ClusterRoleBindingStrategy).build(),
         kind::<rbac::Role>(self::rbac::RoleStrategy).build(),
         kind::<rbac::RoleBinding>(self::rbac::RoleBindingStrategy).build(),
+        // authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews, never stored.
+        review::<authn::TokenReview>(self::authentication::TokenReviewStrategy).build(),
+        review::<authn::SelfSubjectReview>(self::authentication::SelfSubjectReviewStrategy).build(),
+        review::<authz::SubjectAccessReview>(self::authorization::SubjectAccessReviewStrategy).build(),
+        review::<authz::SelfSubjectAccessReview>(self::authorization::SelfSubjectAccessReviewStrategy).build(),
+        review::<authz::LocalSubjectAccessReview>(self::authorization::LocalSubjectAccessReviewStrategy).build(),
+        review::<authz::SelfSubjectRulesReview>(self::authorization::SelfSubjectRulesReviewStrategy).build(),
         // storage.k8s.io/v1
         kind::<storage::StorageClass>(self::storage::StorageClassStrategy).short(&["sc"]).build(),
         kind::<storage::CSIDriver>(self::storage::CSIDriverStrategy).build(),

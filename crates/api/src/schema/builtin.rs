@@ -31,6 +31,9 @@ pub fn generate(resources: &[ResourceDef]) -> Catalog {
             // (the server fills what is missing), and kubectl explain shows the difference.
             drop_required(schema, "metadata");
         }
+        if !def.stored {
+            continue;
+        }
         let list_def = list_definition_name(kind_def, &def.list_kind);
         let list_schema = defs.entry(list_def).or_insert_with(|| list_schema(kind_def, &def.list_kind));
         tag_gvk(list_schema, json!({"group": def.group, "version": def.version, "kind": def.list_kind}));

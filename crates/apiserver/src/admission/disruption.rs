@@ -17,7 +17,7 @@ pub async fn blocking_budget(r: &ResourceRequest, pod: &Value) -> Result<Option<
         .await
         .map_err(objects::generic_store_error)?;
     for kv in pdbs.items {
-        let pdb = objects::decode(&kv)?;
+        let pdb = r.state.codec.decode(&kv)?;
         let Ok(selector) = LabelSelector::from_object(pdb.pointer("/spec/selector")) else { continue };
         if selector.is_empty() || !selector.matches(meta::labels(pod)) {
             continue;

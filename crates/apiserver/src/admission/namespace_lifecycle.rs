@@ -16,7 +16,7 @@ pub async fn check_create(r: &ResourceRequest, obj: &Value) -> Result<(), ApiErr
     let Some(kv) = kv else {
         return Err(ApiError::not_found("namespaces", "", ns));
     };
-    let namespace = objects::decode(&kv)?;
+    let namespace = r.state.codec.decode(&kv)?;
     let terminating = meta::deletion_timestamp(&namespace).is_some()
         || namespace.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating");
     if terminating {

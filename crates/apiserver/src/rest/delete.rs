@@ -111,7 +111,7 @@ async fn keep_pending(
     if !write {
         return Ok(Some(Outcome::Pending(obj)));
     }
-    match r.state.store.update(key, objects::encode(&obj), mod_revision).await {
+    match r.state.store.update(key, r.state.codec.encode(key, &obj)?, mod_revision).await {
         Ok(rev) => {
             meta::set_meta(&mut obj, "resourceVersion", json!(rev.to_string()));
             Ok(Some(Outcome::Pending(obj)))
@@ -129,7 +129,7 @@ async fn delete_one(r: &ResourceRequest, key: &str, opts: &DeleteOptions) -> Res
             let name = key.rsplit('/').next().unwrap_or_default();
             return Err(ApiError::not_found(&r.def.plural, &r.def.group, name));
         };
-        let mut obj = objects::decode(&kv)?;
+        let mut obj = r.state.codec.decode(&kv)?;
         let name = meta::name(&obj).to_string();
         if let Some(uid) = &opts.precondition_uid
             && uid != meta::uid(&obj)

@@ -92,7 +92,7 @@ pub async fn collect(r: &ResourceRequest, filter: &Filter) -> Result<Listed, Api
         more = page.more;
         for kv in &page.items {
             last_key = Some(kv.key.clone());
-            let obj = objects::to_request_version(&r.def, objects::decode(kv)?)?;
+            let obj = objects::to_request_version(&r.def, r.state.codec.decode(kv)?)?;
             if filter.matches(&r.def, &obj)? {
                 items.push(obj);
             }

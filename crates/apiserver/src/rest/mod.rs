@@ -10,6 +10,7 @@ pub mod query;
 pub mod read;
 mod scale;
 pub mod table;
+mod token;
 mod watch;
 pub mod write;
 
@@ -114,8 +115,9 @@ pub async fn handle(
     headers: HeaderMap,
     user: UserInfo,
     body: Bytes,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response {
-    match dispatch(state, info, raw_query, headers, user, body).await {
+    match dispatch(state, info, raw_query, headers, user, body, upgrade).await {
         Ok(resp) => resp,
         Err(err) => response::error(&err),
     }
@@ -128,6 +130,7 @@ async fn dispatch(
     headers: HeaderMap,
     user: UserInfo,
     body: Bytes,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, ApiError> {
     let registry = state.registry();
     let def = registry.lookup(&info.group, &info.version, &info.resource).ok_or_else(not_found_resource)?;
@@ -160,6 +163,17 @@ async fn dispatch(
     };
     let verb = r.info.verb;
     tracing::trace!(user = %r.user.name, verb = verb.as_str(), resource = %r.def.plural, "resource request");
+    // Reviews are computed per request and never stored.
+    if !r.def.stored {
+        return match (r.info.subresource.as_deref(), verb) {
+            (None, Verb::Create) => crate::reviews::create(&r).await,
+            _ => Err(ApiError::method_not_allowed(format!(
+                "{} is not supported on {}: it can only be created",
+                verb.as_str(),
+                r.def.qualified_plural()
+            ))),
+        };
+    }
     if r.info.subresource.is_none() && !r.def.has_verb(verb.as_str()) {
         return Err(ApiError::method_not_allowed(format!(
             "{} is not supported on {}",
@@ -184,11 +198,15 @@ async fn dispatch(
         (Some("scale"), Verb::Update) => scale::update(&r).await,
         (Some("scale"), Verb::Patch) => scale::patch(&r).await,
         (Some("binding"), Verb::Create) => pod::bind(&r).await,
+        (Some("token"), Verb::Create) => token::create(&r).await,
         (Some("eviction"), Verb::Create) => pod::evict(&r).await,
         (Some("ephemeralcontainers"), Verb::Get) => read::get(&r).await,
         (Some("ephemeralcontainers"), Verb::Update) => write::update(&r).await,
         (Some("ephemeralcontainers"), Verb::Patch) => write::patch(&r).await,
-        (Some(sub @ ("log" | "exec" | "attach" | "portforward" | "proxy")), _) => pod::stream(&r, sub).await,
+        (Some("proxy"), _) => pod::proxy_unsupported(&r).await,
+        (Some(sub), _) if let Some(kind) = crate::kubelet::StreamKind::from_subresource(sub) => {
+            crate::kubelet::proxy(&r, kind, upgrade).await
+        }
         (Some(sub), verb) => Err(ApiError::method_not_allowed(format!(
             "{} is not supported on {}/{sub}",
             verb.as_str(),

@@ -1,5 +1,6 @@
-//! Pod-only subresources: `binding` (the scheduler's decision), `eviction`, and
-//! the streaming ones that are served by the node's kubelet.
+//! Pod-only subresources: `binding` (the scheduler's decision) and `eviction`; the
+//! streaming ones (`log`, `exec`, `attach`, `portforward`) are proxied to the kubelet by
+//! `crate::kubelet`.
 
 use axum::response::Response;
 use http::StatusCode;
@@ -94,15 +95,11 @@ pub async fn evict(r: &ResourceRequest) -> Result<Response, ApiError> {
     Ok(success(StatusCode::CREATED))
 }
 
-/// `log`, `exec`, `attach`, `portforward`, `proxy`: answered by the kubelet of the pod's node.
-pub async fn stream(r: &ResourceRequest, sub: &str) -> Result<Response, ApiError> {
+/// `pods/proxy` (HTTP to a pod's port through the API server) is not served yet.
+pub async fn proxy_unsupported(r: &ResourceRequest) -> Result<Response, ApiError> {
     let (pod, _) = load(r).await?;
-    let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-    if node.is_empty() {
-        return Err(ApiError::bad_request(format!("pod {} does not have a host assigned", meta::name(&pod))));
-    }
     Err(ApiError::new(
-        Reason::ServiceUnavailable,
-        format!("pods/{sub} is served by the kubelet of node {node:?}, and this server has no connection to it"),
+        Reason::NotImplemented,
+        format!("pods/proxy is not supported by k3rs yet (pod {}); use kubectl port-forward", meta::name(&pod)),
     ))
 }

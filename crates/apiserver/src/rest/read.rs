@@ -18,7 +18,7 @@ pub async fn load(r: &ResourceRequest) -> Result<(Value, i64), ApiError> {
         .await
         .map_err(|e| objects::store_error(&r.def, r.name(), e))?
         .ok_or_else(|| ApiError::not_found(&r.def.plural, &r.def.group, r.name()))?;
-    Ok((objects::decode(&kv)?, kv.mod_revision))
+    Ok((r.state.codec.decode(&kv)?, kv.mod_revision))
 }
 
 /// `includeObject` of table requests (`None`, `Metadata` (default), `Object`).

@@ -45,8 +45,15 @@ pub async fn watch(r: ResourceRequest) -> Result<Response, ApiError> {
     };
     let bookmarks = r.query.flag("allowWatchBookmarks");
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let session =
-        WatchSession { filter, timeout, bookmarks, send_initial, tx, include: include_object(&r).to_string() };
+    let session = WatchSession {
+        filter,
+        timeout,
+        bookmarks,
+        send_initial,
+        tx,
+        include: include_object(&r).to_string(),
+        codec: r.state.codec.clone(),
+    };
     tokio::spawn(session.run(r, start));
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
     Ok(Response::builder()
@@ -64,6 +71,7 @@ struct WatchSession {
     send_initial: bool,
     tx: mpsc::Sender<Bytes>,
     include: String,
+    codec: objects::Codec,
 }
 
 impl WatchSession {
@@ -97,7 +105,7 @@ impl WatchSession {
     }
 
     fn selected(&self, def: &ResourceDef, kv: &KeyValue, revision: i64) -> Result<Option<Value>, ApiError> {
-        let mut obj = objects::decode(kv)?;
+        let mut obj = self.codec.decode(kv)?;
         k3rs_api::meta::set_meta(&mut obj, "resourceVersion", Value::String(revision.to_string()));
         let obj = objects::to_request_version(def, obj)?;
         Ok(self.filter.matches(def, &obj)?.then_some(obj))
@@ -129,7 +137,7 @@ impl WatchSession {
     }
 
     fn selected_unfiltered(&self, def: &ResourceDef, kv: &KeyValue, rev: i64) -> Result<Option<Value>, ApiError> {
-        let mut obj = objects::decode(kv)?;
+        let mut obj = self.codec.decode(kv)?;
         k3rs_api::meta::set_meta(&mut obj, "resourceVersion", Value::String(rev.to_string()));
         Ok(Some(objects::to_request_version(def, obj)?))
     }

@@ -320,7 +320,7 @@ pub async fn create_object(
             return created(r, admitted, StatusCode::CREATED, warnings);
         }
         let key = r.storage.key(r.namespace(), &name);
-        match r.state.store.create(&key, objects::encode(&admitted)).await {
+        match r.state.store.create(&key, r.state.codec.encode(&key, &admitted)?).await {
             Ok(rev) => {
                 meta::set_meta(&mut admitted, "resourceVersion", Value::String(rev.to_string()));
                 admission::after_create(r, &admitted).await;
@@ -402,7 +402,7 @@ pub async fn write_with_retries(
                 Err(e) => Err(objects::store_error(&r.def, r.name(), e)),
             };
         }
-        match r.state.store.update(&key, objects::encode(&new), old_rev).await {
+        match r.state.store.update(&key, r.state.codec.encode(&key, &new)?, old_rev).await {
             Ok(rev) => {
                 meta::set_meta(&mut new, "resourceVersion", Value::String(rev.to_string()));
                 admission::after_update(r, &new, &old).await;

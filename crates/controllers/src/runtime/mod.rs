@@ -1,3 +1,4 @@
-//! Machinery shared by every controller: leader election on Leases.
+//! Machinery shared by every controller. Leader election and event recording live in
+//! `k3rs-control-runtime` (the scheduler uses them too) and are re-exported here.
 
-pub mod leader;
+pub use k3rs_control_runtime::{events, leader};

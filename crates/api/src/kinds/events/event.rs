@@ -221,6 +221,16 @@ mod tests {
     }
 
     #[test]
+    fn stored_as_core_events() {
+        let defs = crate::kinds::builtin();
+        let ev = defs.iter().find(|d| d.group == "events.k8s.io").unwrap();
+        assert!(!ev.stored_as_itself(), "events.k8s.io events must be converted to core events for storage");
+        assert_eq!((ev.storage_group.as_str(), ev.storage_resource.as_str()), ("", "events"));
+        let core = defs.iter().find(|d| d.group.is_empty() && d.plural == "events").unwrap();
+        assert!(core.stored_as_itself());
+    }
+
+    #[test]
     fn storage_round_trip() {
         let s = EventStrategy;
         let mut e = event();

@@ -81,7 +81,9 @@ fn builtin_resource(catalog: &Catalog, def: &ResourceDef) -> Option<ServedResour
         Some(name) if catalog.get(name).is_some() => name.clone(),
         _ => catalog.find_kind(group, version, &def.kind)?.to_string(),
     };
-    let list_def = catalog.find_kind(group, version, &def.list_kind)?.to_string();
+    // Create-only kinds (reviews) have no list kind and no list operation to reference one.
+    let list_def =
+        if def.stored { catalog.find_kind(group, version, &def.list_kind)?.to_string() } else { kind_def.clone() };
     let subresources = def
         .subresources
         .iter()

@@ -116,8 +116,34 @@ impl LeaderElection {
     }
 
     /// Runs `lead` whenever this candidate holds the Lease; `lead` gets a receiver that
-    /// turns `false` when leadership is lost and must return promptly then. Runs forever.
-    pub async fn run<F, Fut>(self, mut lead: F)
+    /// turns `false` when leadership is lost and must return promptly then. Runs forever;
+    /// dropping the future stops a running `lead` task too.
+    pub async fn run<F, Fut>(self, lead: F)
+    where
+        F: FnMut(watch::Receiver<bool>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.campaign(lead).await
+    }
+
+    /// [`Self::run`] until `shutdown` completes; then the running `lead` task is stopped and
+    /// the Lease released, so that a standby takes over at once instead of after the
+    /// lease duration.
+    pub async fn run_until<F, Fut, S>(self, lead: F, shutdown: S)
+    where
+        F: FnMut(watch::Receiver<bool>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+        S: Future<Output = ()>,
+    {
+        tokio::select! {
+            _ = self.campaign(lead) => {}
+            _ = shutdown => {}
+        }
+        self.release().await;
+        info!(lease = %self.config.name, identity = %self.config.identity, "stopped and released the lease");
+    }
+
+    async fn campaign<F, Fut>(&self, mut lead: F)
     where
         F: FnMut(watch::Receiver<bool>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
@@ -135,7 +161,7 @@ impl LeaderElection {
             }
             info!(lease = %name, identity = %self.config.identity, "acquired leadership");
             let (tx, rx) = watch::channel(true);
-            let task = tokio::spawn(lead(rx));
+            let mut task = AbortOnDrop(tokio::spawn(lead(rx)));
             let mut last_renewed = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(self.config.retry_period).await;
@@ -153,10 +179,20 @@ impl LeaderElection {
             }
             warn!(lease = %name, "lost leadership");
             let _ = tx.send(false);
-            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task.0).await.is_err() {
                 warn!(lease = %name, "controller did not stop within 5s after losing leadership");
             }
         }
+    }
+}
+
+/// A spawned task that is aborted when its handle goes away, so that cancelling the
+/// election also stops the controller it started.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
