@@ -6,7 +6,7 @@ mod agent_common;
 
 use std::time::Duration;
 
-use agent_common::{AgentCluster, Containerd, can_run, condition, eventually};
+use agent_common::{AgentCluster, Containerd, can_run, eventually};
 
 #[test]
 fn server_agent_registers_a_ready_node() {

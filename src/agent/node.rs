@@ -45,6 +45,8 @@ pub fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
         config.taints.push(labels::parse_taint(taint)?);
     }
     config.kubelet_port = args.kubelet_port;
+    config.eviction_hard = k3rs_kubelet::node::conditions::Thresholds::parse(&args.eviction_hard)
+        .map_err(|e| anyhow::anyhow!("--eviction-hard: {e}"))?;
     config.validate().context("--node-label")?;
     Ok(config)
 }

@@ -34,6 +34,15 @@ pub struct NodeArgs {
     #[arg(long, env = "K3RS_DISABLE_DEFAULT_REGISTRY_ENDPOINT")]
     pub disable_default_registry_endpoint: bool,
 
+    /// Hard eviction thresholds the pressure conditions are reported against
+    /// (memory.available, nodefs.available, pid.available), e.g. nodefs.available<5%
+    #[arg(
+        long,
+        env = "K3RS_EVICTION_HARD",
+        default_value = "memory.available<100Mi,nodefs.available<10%,pid.available<5%"
+    )]
+    pub eviction_hard: String,
+
     /// Port of the kubelet's HTTPS endpoint (logs, exec, port-forward)
     #[arg(long, env = "K3RS_KUBELET_PORT", default_value_t = 10250)]
     pub kubelet_port: u16,

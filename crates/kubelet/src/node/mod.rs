@@ -50,6 +50,8 @@ pub struct NodeConfig {
     pub status_period: Duration,
     /// How often the Lease is renewed (upstream: a quarter of its 40s duration, 10s).
     pub lease_period: Duration,
+    /// The pressure conditions' thresholds (`--eviction-hard`).
+    pub eviction_hard: conditions::Thresholds,
 }
 
 impl NodeConfig {
@@ -65,6 +67,7 @@ impl NodeConfig {
             root_dir,
             status_period: Duration::from_secs(10),
             lease_period: Duration::from_secs(10),
+            eviction_hard: conditions::Thresholds::default(),
         }
     }
 

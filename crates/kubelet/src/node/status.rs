@@ -55,7 +55,12 @@ pub fn desired_status(config: &NodeConfig, inputs: &StatusInputs) -> NodeStatus 
     NodeStatus {
         capacity: Some(quantities(m.capacity())),
         allocatable: Some(quantities(m.allocatable())),
-        conditions: Some(node_conditions(&inputs.available, inputs.runtime_ready.clone(), &inputs.now)),
+        conditions: Some(node_conditions(
+            &inputs.available,
+            &config.eviction_hard,
+            inputs.runtime_ready.clone(),
+            &inputs.now,
+        )),
         addresses: Some(addresses(&config.internal_ips, &config.hostname)),
         daemon_endpoints: Some(NodeDaemonEndpoints {
             kubelet_endpoint: Some(DaemonEndpoint { port: i32::from(config.kubelet_port) }),
