@@ -1,12 +1,16 @@
 //! `k3rs`: one binary, server or agent. This file only parses flags and wires.
 
 mod agent;
+mod check_config;
 mod cli;
 mod control_plane;
 mod images;
+mod kubectl;
 mod logging;
+mod manifests;
 mod netinfo;
 mod server;
+mod systemd_notify;
 mod tokens;
 
 use clap::Parser;
@@ -32,6 +36,12 @@ fn main() -> std::process::ExitCode {
         cli::Command::Images(opts) => {
             logging::init(false, "text");
             run_async("images", images::run(opts))
+        }
+        cli::Command::CheckConfig(args) => check_config::run(&args),
+        cli::Command::Kubectl(args) => {
+            let err = kubectl::exec(&args.args);
+            eprintln!("k3rs kubectl: {err:#}");
+            std::process::ExitCode::FAILURE
         }
         cli::Command::Token(cmd) => exit_code("token", cli::token::run(cmd)),
         cli::Command::Certificate(cmd) => exit_code("certificate", cli::certificate::run(cmd)),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k3rs_apiserver::{ApiServer, Ipv4Cidr, ServerOptions};
+use k3rs_pki::kubeconfig::render_kubeconfig;
 use k3rs_pki::{ClusterPki, PkiOptions};
 use k3rs_store::{Store, StoreOptions};
 use tracing::info;
@@ -102,20 +103,32 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     write_kubeconfig(&pki, &args.write_kubeconfig, kubeconfig_mode, &url)?;
     let control_opts = control_plane::Options::from_args(&args, &url, (cluster_cidr.network, cluster_cidr.prefix));
     let control = ControlPlane::start(&pki, control_opts).await.context("starting the control loops")?;
+    let deployer = crate::manifests::start(crate::manifests::DeployOptions {
+        dir: server_dir.join("manifests"),
+        record: server_dir.join("manifests-applied.json"),
+        kubeconfig: render_kubeconfig(&pki.admin_kubeconfig_spec(&url))
+            .context("rendering the deployer's kubeconfig")?,
+    })
+    .await
+    .context("starting the manifest deployer")?;
     info!(%url, kubeconfig = %args.write_kubeconfig.display(), "k3rs server is ready");
     let agent = match agent_node {
         Some(node) => match start_agent(&args, &pki, &url, node).await {
             Ok(agent) => Some(agent),
             Err(e) => {
+                drop(deployer);
                 control.stop().await;
                 return Err(e);
             }
         },
         None => None,
     };
+    crate::systemd_notify::ready("API server is serving");
 
     shutdown_signal().await;
     info!("shutting down");
+    crate::systemd_notify::stopping();
+    drop(deployer);
     if let Some(agent) = agent {
         agent.shutdown().await;
     }

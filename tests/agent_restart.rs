@@ -99,7 +99,6 @@ fn restarting_the_agent_leaves_containers_running() {
 /// The same through the API: a pod keeps its containers (IDs and restart counts) across
 /// an agent restart, and keeps running.
 #[test]
-#[ignore = "needs the pod workers (branch kubelet-pods): the pod manager only has its seam here"]
 fn restarting_the_agent_keeps_pods_running() {
     if !can_run() {
         return;

@@ -109,6 +109,11 @@ impl Agent {
         Ok(Agent { runtime, node, pods, stop, background })
     }
 
+    /// Waits until the Node is registered.
+    pub async fn registered(&self) {
+        self.node.registered().await;
+    }
+
     /// Stops reporting and watching; containers keep running.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -204,8 +209,17 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         privileged_labels: None,
     })
     .await?;
+    // With a Type=notify unit, systemd considers the agent started once its Node exists.
+    tokio::select! {
+        _ = agent.registered() => crate::systemd_notify::ready("node registered"),
+        _ = crate::server::shutdown_signal() => {
+            agent.shutdown().await;
+            return Ok(());
+        }
+    }
     crate::server::shutdown_signal().await;
     info!("shutting down");
+    crate::systemd_notify::stopping();
     agent.shutdown().await;
     Ok(())
 }

@@ -12,12 +12,7 @@ pub fn kubelet_config(node: &NodeConfig, args: &NodeArgs, machine: &Machine) -> 
     let mut config = KubeletConfig::new(&node.name, &args.kubelet_root_dir);
     config.pod_log_dir = args.pod_log_dir.clone();
     config.node_ips = node.internal_ips.iter().map(ToString::to_string).collect();
-    let allocatable = machine.allocatable();
-    config.node_allocatable = Allocatable {
-        cpu: allocatable.get("cpu").cloned(),
-        memory: allocatable.get("memory").cloned(),
-        ephemeral_storage: allocatable.get("ephemeral-storage").cloned(),
-    };
+    config.node_allocatable = Allocatable::from_resources(&machine.allocatable());
     config
 }
 

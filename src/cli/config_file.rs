@@ -17,9 +17,12 @@ const IMAGES_KEYS: &[&str] = &["data-dir", "container-runtime-endpoint"];
 
 /// The arguments with the configuration file's settings inserted after the subcommand.
 pub fn args_with_config(args: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
-    let Some(sub_index) = args.iter().position(|a| a == "server" || a == "agent" || a == "images") else {
+    // Only the subcommand itself counts: `k3rs kubectl logs server` must not pick up
+    // the server's configuration.
+    let sub_index = 1;
+    if !args.get(sub_index).is_some_and(|a| a == "server" || a == "agent" || a == "images") {
         return Ok(args);
-    };
+    }
     let only_keys = (args[sub_index] == "images").then_some(IMAGES_KEYS);
     let explicit = config_path_from_args(&args[sub_index + 1..])
         .or_else(|| std::env::var_os("K3RS_CONFIG_FILE").map(PathBuf::from));
@@ -62,6 +65,16 @@ fn config_path_from_args(args: &[OsString]) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The configuration file (when it exists) followed by its drop-ins, in the order they apply.
+pub fn config_files(config: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if config.exists() {
+        files.push(config.to_path_buf());
+    }
+    files.extend(drop_ins(config));
+    files
 }
 
 fn drop_ins(config: &Path) -> Vec<PathBuf> {
@@ -146,6 +159,18 @@ mod tests {
         let given = vec!["--https-listen-port".to_string(), "8443".to_string()];
         let args = config_args("https-listen-port: 7443\ntls-san: [x]\n", &given).unwrap();
         assert_eq!(args, vec!["--tls-san=x"]);
+    }
+
+    #[test]
+    fn only_the_subcommand_position_reads_the_file() {
+        let args: Vec<OsString> = ["k3rs", "kubectl", "logs", "server", "--config=/nonexistent/k3rs.yaml"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(args_with_config(args.clone()).unwrap(), args);
+        let server: Vec<OsString> =
+            ["k3rs", "server", "--config=/nonexistent/k3rs.yaml"].iter().map(OsString::from).collect();
+        assert!(args_with_config(server).is_err());
     }
 
     #[test]

@@ -6,9 +6,12 @@ pub mod certificate;
 pub mod config_file;
 pub mod duration;
 pub mod node;
+#[cfg(test)]
+pub mod reference;
 pub mod secrets_encrypt;
 pub mod token;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,7 +26,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once at start: the size of the server's flags does not matter.
+// Parsed once at start and consumed: boxing the big variants would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -43,6 +46,25 @@ pub enum Command {
     /// Control secrets encryption at rest
     #[command(name = "secrets-encrypt", subcommand)]
     SecretsEncrypt(secrets_encrypt::SecretsEncryptCommand),
+    /// Check this host's kernel, cgroups and binaries for what k3rs needs.
+    CheckConfig(CheckConfigArgs),
+    /// Run the system kubectl with this cluster's kubeconfig.
+    Kubectl(KubectlArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckConfigArgs {
+    /// Kernel configuration file to read (default: /proc/config.gz, then /boot/config-<release>)
+    #[arg(long, env = "K3RS_KERNEL_CONFIG")]
+    pub kernel_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(disable_help_flag = true)]
+pub struct KubectlArgs {
+    /// Arguments passed to kubectl unchanged
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<OsString>,
 }
 
 #[derive(Debug, Clone, Args)]

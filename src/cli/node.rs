@@ -14,11 +14,11 @@ pub struct NodeArgs {
     #[arg(long, short = 'i', env = "K3RS_NODE_IP")]
     pub node_ip: Option<std::net::IpAddr>,
 
-    /// Label to register the node with (key=value); repeatable
+    /// Label to register the node with (key=value)
     #[arg(long, env = "K3RS_NODE_LABEL", value_delimiter = ',')]
     pub node_label: Vec<String>,
 
-    /// Taint to register the node with (key=value:Effect); repeatable
+    /// Taint to register the node with (key=value:Effect)
     #[arg(long, env = "K3RS_NODE_TAINT", value_delimiter = ',')]
     pub node_taint: Vec<String>,
 

@@ -13,6 +13,17 @@ pub struct Allocatable {
     pub ephemeral_storage: Option<String>,
 }
 
+impl Allocatable {
+    /// From a Node's allocatable map (e.g. [`crate::node::machine::Machine::allocatable`]).
+    pub fn from_resources(resources: &std::collections::BTreeMap<String, String>) -> Allocatable {
+        Allocatable {
+            cpu: resources.get("cpu").cloned(),
+            memory: resources.get("memory").cloned(),
+            ephemeral_storage: resources.get("ephemeral-storage").cloned(),
+        }
+    }
+}
+
 fn map_entry(map: Option<&std::collections::BTreeMap<String, String>>, key: &str) -> String {
     map.and_then(|m| m.get(key)).cloned().unwrap_or_default()
 }
@@ -91,6 +102,17 @@ pub fn resource(container: &Container, sel: &ResourceFieldSelector, node: &Alloc
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn allocatable_from_node_resources() {
+        let map = std::collections::BTreeMap::from([
+            ("cpu".to_string(), "4".to_string()),
+            ("memory".to_string(), "8Gi".to_string()),
+            ("pods".to_string(), "110".to_string()),
+        ]);
+        let a = Allocatable::from_resources(&map);
+        assert_eq!((a.cpu.as_deref(), a.memory.as_deref(), a.ephemeral_storage), (Some("4"), Some("8Gi"), None));
+    }
 
     #[test]
     fn fields_and_resources() {

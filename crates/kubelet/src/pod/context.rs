@@ -1,5 +1,6 @@
 //! What every pod worker shares: the API client, the container runtime, the
-//! configuration, the event recorder and the host's resolver settings.
+//! configuration, the event recorder, the host's resolver settings and the shared
+//! ConfigMap/Secret watches.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use kube::Client;
 
 use super::PodManagerError;
 use super::config::KubeletConfig;
+use super::object_watch::ObjectWatches;
 use crate::events::EventRecorder;
 use crate::volumes::dns::Resolver;
 
@@ -18,6 +20,24 @@ pub(crate) struct Context {
     pub recorder: EventRecorder,
     /// The host's resolvers (for `dnsPolicy: Default` and when there is no cluster DNS).
     pub host_resolver: Resolver,
+    /// Watches of the ConfigMaps and Secrets pods use.
+    pub objects: Arc<ObjectWatches>,
+    /// The lowest OOM score containers can get (see [`oom_score_adj_floor`]).
+    pub oom_score_adj_floor: Option<i32>,
+}
+
+/// Without CAP_SYS_RESOURCE no process can lower its OOM score below the one it
+/// inherited, and the runtime would fail to start a Guaranteed pod's containers (-997);
+/// then container scores are kept at or above the kubelet's own.
+fn oom_score_adj_floor() -> Option<i32> {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let effective = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
+    let caps = u64::from_str_radix(effective, 16).ok()?;
+    if caps & (1 << CAP_SYS_RESOURCE) != 0 {
+        return None;
+    }
+    std::fs::read_to_string("/proc/self/oom_score_adj").ok()?.trim().parse().ok()
 }
 
 impl Context {
@@ -34,6 +54,11 @@ impl Context {
         }
         let host_resolver = Resolver::parse(&tokio::fs::read_to_string(&config.resolv_conf).await.unwrap_or_default());
         let recorder = EventRecorder::new(client.clone(), &config.event_component, &config.node_name);
-        Ok(Arc::new(Context { client, runtime, config, recorder, host_resolver }))
+        let objects = ObjectWatches::new(client.clone());
+        let oom_score_adj_floor = oom_score_adj_floor();
+        if let Some(floor) = oom_score_adj_floor {
+            tracing::warn!(floor, "no CAP_SYS_RESOURCE: container OOM scores are kept at or above the kubelet's");
+        }
+        Ok(Arc::new(Context { client, runtime, config, recorder, host_resolver, objects, oom_score_adj_floor }))
     }
 }

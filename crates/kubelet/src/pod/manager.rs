@@ -107,17 +107,19 @@ async fn run(context: Arc<Context>, mut stop: oneshot::Receiver<()>) {
                     }
                     finished.retain(|uid| seen.contains(uid));
                     if !cleaned_up {
+                        // Inline, so that no pod added meanwhile is mistaken for an orphan.
                         cleaned_up = true;
                         let known: HashSet<String> = seen.iter().chain(workers.keys()).cloned().collect();
-                        let context = context.clone();
-                        tokio::spawn(async move { cleanup::remove_orphans(&context, &known).await });
+                        cleanup::remove_orphans(&context, &known).await;
                     }
                 }
                 Some(Ok(Event::Apply(pod))) => dispatch(&context, &mut workers, &finished, &done_tx, pod),
                 Some(Ok(Event::Delete(pod))) => {
-                    if let Some(worker) = pod.metadata.uid.as_ref().and_then(|uid| workers.get(uid)) {
+                    let uid = pod.metadata.uid.clone().unwrap_or_default();
+                    if let Some(worker) = workers.get(&uid) {
                         worker.send(WorkerMessage::Gone);
                     }
+                    finished.remove(&uid);
                 }
             }
         }
@@ -140,7 +142,8 @@ fn dispatch(
     pod: Pod,
 ) {
     let Some(uid) = pod.metadata.uid.clone().filter(|u| !u.is_empty()) else { return };
-    if finished.contains(&uid) {
+    // A finished pod comes back only if its final delete did not go through: try again.
+    if finished.contains(&uid) && pod.metadata.deletion_timestamp.is_none() {
         return;
     }
     match workers.get(&uid) {

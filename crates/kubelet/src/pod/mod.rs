@@ -16,10 +16,24 @@
 //! # Ok(()) }
 //! ```
 
+mod adopt;
 mod cleanup;
 mod config;
+mod container_config;
 mod context;
+mod hooks;
+mod images;
 mod manager;
+mod object_watch;
+mod plan;
+mod pod_status;
+mod probes;
+mod record;
+mod sources;
+mod start;
+mod stop;
+mod tokens;
+mod volumes;
 mod worker;
 
 pub use config::{BackoffLimits, KubeletConfig};

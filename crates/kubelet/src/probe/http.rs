@@ -154,6 +154,26 @@ pub async fn probe(
     }
 }
 
+/// One GET for an httpGet lifecycle hook: any HTTP answer counts (upstream's hooks only
+/// fail when the request itself fails); returns the status code.
+pub async fn get_status(
+    scheme: &str,
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+    dialer: &dyn Dialer,
+) -> Result<u16, String> {
+    let https = scheme.eq_ignore_ascii_case("HTTPS");
+    let url = format!("{}://{}{path}", if https { "https" } else { "http" }, join_host_port(host, port));
+    match tokio::time::timeout(timeout, get_once(https, host, port, path, headers, dialer)).await {
+        Err(_) => Err(format!("Get \"{url}\": context deadline exceeded")),
+        Ok(Err(msg)) => Err(format!("Get \"{url}\": {msg}")),
+        Ok(Ok((status, _))) => Ok(status.as_u16()),
+    }
+}
+
 /// The path to request next when `location` stays on the probed host.
 fn same_host_path(location: &str, host: &str, port: u16) -> Option<String> {
     if location.starts_with('/') {

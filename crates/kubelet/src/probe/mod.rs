@@ -4,7 +4,7 @@
 
 pub mod action;
 mod grpc;
-mod http;
+pub mod http;
 mod tcp;
 pub mod tracker;
 

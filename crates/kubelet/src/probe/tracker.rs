@@ -68,6 +68,12 @@ impl ProbeTracker {
         ProbeTracker { kind, timing, state: Self::initial_state(kind), last: None, run: 0 }
     }
 
+    /// A tracker that continues from a known verdict (a container re-adopted after an
+    /// agent restart keeps its readiness instead of flapping to not-ready).
+    pub fn resume(kind: ProbeKind, timing: Timing, state: State) -> Self {
+        ProbeTracker { kind, timing, state, last: None, run: 0 }
+    }
+
     fn initial_state(kind: ProbeKind) -> State {
         match kind {
             ProbeKind::Readiness => State::Failure,
@@ -156,6 +162,14 @@ mod tests {
         assert_eq!(t.record(&Outcome::Failure("no".into())), Some(Transition::BecameFailure));
         assert_eq!(t.record(&Outcome::Warning("redirect".into())), None);
         assert_eq!(t.record(&Outcome::Success), Some(Transition::BecameSuccess));
+    }
+
+    #[test]
+    fn resumed_readiness_needs_a_failure_run_to_flip() {
+        let mut t = ProbeTracker::resume(ProbeKind::Readiness, timing(1, 2), State::Success);
+        assert_eq!(t.record(&Outcome::Success), None);
+        assert_eq!(t.record(&Outcome::Failure("x".into())), None);
+        assert_eq!(t.record(&Outcome::Failure("x".into())), Some(Transition::BecameFailure));
     }
 
     #[test]
