@@ -144,3 +144,41 @@ fn labels_only_administrators_may_set_are_refused_at_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("node-role.kubernetes.io/worker") && stderr.contains("kubectl label node"), "{stderr}");
 }
+
+#[test]
+fn a_pod_is_scheduled_to_the_servers_node_and_runs() {
+    if !can_run() {
+        return;
+    }
+    // Pressure on this machine's disk must not keep the pod off the node here.
+    let cluster = AgentCluster::prepare(Containerd::Given, &["--eviction-hard", "nodefs.available<1%"]);
+    let image = "k3rs.local/agent-test/busybox:1";
+    cluster.rt.block_on(cluster.env().import_busybox(image)).expect("test image");
+    let cluster = cluster.launch();
+    cluster.wait_node_ready();
+    let manifest = cluster.dir().join("pod.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\nspec:\n  containers:\n  - name: hello\n    \
+             image: {image}\n    imagePullPolicy: Never\n    command: [sh, -c, 'echo hello from k3rs; sleep 3600']\n"
+        ),
+    )
+    .unwrap();
+    cluster.ok(&["apply", "-f", manifest.to_str().unwrap()]);
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            let pod = cluster.get_json(&["pod", "hello"]);
+            pod["status"]["phase"] == "Running" && pod["spec"]["nodeName"] == cluster.node.as_str()
+        }),
+        "pod not running on {}: {:#}\n{}",
+        cluster.node,
+        cluster.get_json(&["pod", "hello"]),
+        cluster.log()
+    );
+    let wide = cluster.ok(&["get", "pods", "-o", "wide"]);
+    assert!(wide.lines().any(|l| l.starts_with("hello") && l.contains(&cluster.node)), "{wide}");
+    let pod = cluster.get_json(&["pod", "hello"]);
+    assert_eq!(pod["status"]["hostIP"], "127.0.0.1");
+    cluster.ok(&["delete", "pod", "hello", "--grace-period", "1"]);
+}
