@@ -140,6 +140,8 @@ fn start_server(binary: &PathBuf, env: &TestEnvironment) -> anyhow::Result<(Serv
         .arg(env.log_dir())
         .arg("--private-registry")
         .arg(dir.join("registries.yaml"))
+        // A build machine's nearly full disk must not turn the node away from pods.
+        .args(["--eviction-hard", "nodefs.available<1%"])
         .env_remove("K3RS_CONFIG_FILE")
         .stdout(Stdio::null())
         .stderr(log)
