@@ -10,8 +10,9 @@ use k3rs_apiserver::{ApiServer, Ipv4Cidr, ServerOptions};
 use k3rs_pki::kubeconfig::render_kubeconfig;
 use k3rs_pki::{ClusterPki, PkiOptions};
 use k3rs_store::{Store, StoreOptions};
-use tracing::{info, warn};
+use tracing::info;
 
+use crate::agent::{self, Agent, AgentSetup, Credentials};
 use crate::cli::ServerArgs;
 use crate::control_plane::{self, ControlPlane};
 use crate::netinfo;
@@ -43,7 +44,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let cluster_cidr: Ipv4Cidr = args.cluster_cidr.parse().map_err(|e| anyhow::anyhow!("--cluster-cidr: {e}"))?;
     let node_port_range = parse_port_range(&args.service_node_port_range)?;
     let kubeconfig_mode = parse_mode(&args.write_kubeconfig_mode)?;
-    let node_ip = args.node_ip.unwrap_or_else(netinfo::primary_ip);
+    let node_ip = args.node.node_ip.unwrap_or_else(netinfo::primary_ip);
+    // The flags of the in-process agent are checked before anything starts.
+    let agent_node = if args.disable_agent { None } else { Some(agent::node::node_config(&args.node)?) };
     let advertise =
         args.advertise_address.unwrap_or(if args.bind_address.is_unspecified() { node_ip } else { args.bind_address });
 
@@ -100,11 +103,6 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     write_kubeconfig(&pki, &args.write_kubeconfig, kubeconfig_mode, &url)?;
     let control_opts = control_plane::Options::from_args(&args, &url, (cluster_cidr.network, cluster_cidr.prefix));
     let control = ControlPlane::start(&pki, control_opts).await.context("starting the control loops")?;
-    if !args.disable_agent {
-        warn!(
-            "the built-in agent is not available in this build yet; running the control plane only (as with --disable-agent)"
-        );
-    }
     let deployer = crate::manifests::start(crate::manifests::DeployOptions {
         dir: server_dir.join("manifests"),
         record: server_dir.join("manifests-applied.json"),
@@ -114,16 +112,61 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     .await
     .context("starting the manifest deployer")?;
     info!(%url, kubeconfig = %args.write_kubeconfig.display(), "k3rs server is ready");
+    let agent = match agent_node {
+        Some(node) => match start_agent(&args, &pki, &url, node).await {
+            Ok(agent) => Some(agent),
+            Err(e) => {
+                drop(deployer);
+                control.stop().await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     crate::systemd_notify::ready("API server is serving");
 
     shutdown_signal().await;
     info!("shutting down");
     crate::systemd_notify::stopping();
     drop(deployer);
+    if let Some(agent) = agent {
+        agent.shutdown().await;
+    }
     // Leases are released while the API server still answers.
     control.stop().await;
     drop(server);
     Ok(())
+}
+
+/// The server's own agent, with certificates issued straight from the cluster PKI.
+async fn start_agent(
+    args: &ServerArgs,
+    pki: &ClusterPki,
+    url: &str,
+    node: k3rs_kubelet::node::NodeConfig,
+) -> anyhow::Result<Agent> {
+    let credentials = Credentials::from_cluster_pki(pki, url, &node.name, &node.hostname, &node.internal_ips)?;
+    // The role labels a kubelet may not set on its own Node are set with the server's identity.
+    let admin = pki.admin_client_cert();
+    let admin = agent::credentials::KeyPair { cert_pem: admin.cert_pem.clone(), key_pem: admin.key_pem.clone() };
+    let admin = agent::credentials::kube_config(url, pki.server_ca_pem(), &admin, "k3rs-supervisor")
+        .await
+        .and_then(|c| Ok(kube::Client::try_from(c)?))
+        .context("building the server's node labelling client")?;
+    let setup = AgentSetup {
+        data_dir: args.data_dir.clone(),
+        args: args.node.clone(),
+        node,
+        credentials,
+        privileged_labels: Some((admin, control_plane_labels())),
+    };
+    Agent::start(setup).await.context("starting the built-in agent (--disable-agent runs without it)")
+}
+
+/// The labels a server's Node carries, which its kubelet may not set itself.
+fn control_plane_labels() -> std::collections::BTreeMap<String, String> {
+    use k3rs_kubelet::node::labels::{CONTROL_PLANE, MASTER};
+    [CONTROL_PLANE, MASTER].into_iter().map(|l| (l.to_string(), "true".to_string())).collect()
 }
 
 /// Service-account token issuer and default audience (K3s' values).
@@ -156,7 +199,8 @@ fn write_kubeconfig(pki: &ClusterPki, path: &Path, mode: Option<u32>, url: &str)
     pki.write_kubeconfig(path, mode, url).with_context(|| format!("writing the kubeconfig {}", path.display()))
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(_) => {

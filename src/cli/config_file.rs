@@ -12,14 +12,18 @@ use serde_json::Value;
 
 pub const DEFAULT_CONFIG: &str = "/etc/rancher/k3rs/config.yaml";
 
+/// Keys of the configuration file that `k3rs images` reads (it shares the agent's file).
+const IMAGES_KEYS: &[&str] = &["data-dir", "container-runtime-endpoint"];
+
 /// The arguments with the configuration file's settings inserted after the subcommand.
 pub fn args_with_config(args: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
     // Only the subcommand itself counts: `k3rs kubectl logs server` must not pick up
     // the server's configuration.
     let sub_index = 1;
-    if !args.get(sub_index).is_some_and(|a| a == "server" || a == "agent") {
+    if !args.get(sub_index).is_some_and(|a| a == "server" || a == "agent" || a == "images") {
         return Ok(args);
     }
+    let only_keys = (args[sub_index] == "images").then_some(IMAGES_KEYS);
     let explicit = config_path_from_args(&args[sub_index + 1..])
         .or_else(|| std::env::var_os("K3RS_CONFIG_FILE").map(PathBuf::from));
     let path = explicit.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
@@ -37,7 +41,12 @@ pub fn args_with_config(args: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
     let mut injected = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-        injected.extend(config_args(&text, &given).with_context(|| format!("in {}", file.display()))?);
+        let mut file_args = config_args(&text, &given).with_context(|| format!("in {}", file.display()))?;
+        if let Some(keys) = only_keys {
+            file_args
+                .retain(|a| keys.iter().any(|k| a.strip_prefix("--").is_some_and(|f| f.split('=').next() == Some(*k))));
+        }
+        injected.extend(file_args);
     }
     let mut out = args[..=sub_index].to_vec();
     out.extend(injected.into_iter().map(OsString::from));

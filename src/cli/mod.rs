@@ -5,6 +5,7 @@ pub mod admin_client;
 pub mod certificate;
 pub mod config_file;
 pub mod duration;
+pub mod node;
 #[cfg(test)]
 pub mod reference;
 pub mod secrets_encrypt;
@@ -15,6 +16,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+pub use node::NodeArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "k3rs", version = concat!(env!("CARGO_PKG_VERSION"), " (Kubernetes v1.33)"), about = "Lightweight Kubernetes: one binary for server and agent")]
@@ -27,8 +30,13 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the control plane (API server and datastore).
+    /// Run the control plane (API server and datastore) and, unless --disable-agent, a
+    /// node agent in the same process.
     Server(ServerArgs),
+    /// Run a node agent (kubelet over containerd) that joins a server.
+    Agent(AgentArgs),
+    /// Manage the images of the node's containerd (import archives, list, remove).
+    Images(ImagesArgs),
     /// Manage bootstrap tokens
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -80,10 +88,6 @@ pub struct ServerArgs {
     /// Address other nodes reach the API server at (default: the node IP)
     #[arg(long, env = "K3RS_ADVERTISE_ADDRESS")]
     pub advertise_address: Option<std::net::IpAddr>,
-
-    /// IP address of this node (default: the address of the default route)
-    #[arg(long, env = "K3RS_NODE_IP")]
-    pub node_ip: Option<std::net::IpAddr>,
 
     /// Additional host names or IPs as Subject Alternative Names in the serving certificate
     #[arg(long, env = "K3RS_TLS_SAN", value_delimiter = ',')]
@@ -169,6 +173,9 @@ pub struct ServerArgs {
     #[arg(long, env = "K3RS_LEADER_ELECT_RETRY_PERIOD", default_value = "2s", value_parser = duration::parse)]
     pub leader_elect_retry_period: Duration,
 
+    #[command(flatten)]
+    pub node: NodeArgs,
+
     /// Log at debug level
     #[arg(long, env = "K3RS_DEBUG")]
     pub debug: bool,
@@ -176,4 +183,80 @@ pub struct ServerArgs {
     /// Log format: text or json
     #[arg(long, env = "K3RS_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// Configuration file (keys are flag names)
+    #[arg(long, short = 'c', env = "K3RS_CONFIG_FILE", default_value = config_file::DEFAULT_CONFIG)]
+    pub config: PathBuf,
+
+    /// Folder to hold state
+    #[arg(long, short = 'd', env = "K3RS_DATA_DIR", default_value = "/var/lib/rancher/k3rs")]
+    pub data_dir: PathBuf,
+
+    /// Server to connect to (https://host:6443)
+    #[arg(long, short = 's', env = "K3RS_URL")]
+    pub server: String,
+
+    /// Token to use for authentication
+    #[arg(long, short = 't', env = "K3RS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// File containing the token
+    #[arg(long, env = "K3RS_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Where the node's password is kept (it proves this machine owns the node name)
+    #[arg(long, env = "K3RS_NODE_PASSWORD_FILE", default_value = "/etc/rancher/node/password", hide = true)]
+    pub node_password_file: PathBuf,
+
+    #[command(flatten)]
+    pub node: NodeArgs,
+
+    /// Log at debug level
+    #[arg(long, env = "K3RS_DEBUG")]
+    pub debug: bool,
+
+    /// Log format: text or json
+    #[arg(long, env = "K3RS_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImagesArgs {
+    /// Folder the agent holds its state in (its containerd socket is found there)
+    #[arg(long, short = 'd', env = "K3RS_DATA_DIR", default_value = "/var/lib/rancher/k3rs", global = true)]
+    pub data_dir: PathBuf,
+
+    /// The agent's containerd socket, when the agent was given one
+    #[arg(long, env = "K3RS_CONTAINER_RUNTIME_ENDPOINT", global = true)]
+    pub container_runtime_endpoint: Option<String>,
+
+    #[command(subcommand)]
+    pub command: ImagesCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ImagesCommand {
+    /// Import image archives (docker save or OCI layout; .tar, .tar.gz, .tar.zst)
+    Import {
+        /// Archive files
+        #[arg(required = true)]
+        archives: Vec<PathBuf>,
+    },
+    /// List images
+    #[command(alias = "list")]
+    Ls {
+        /// Print image names only
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Remove images by name
+    #[command(alias = "remove")]
+    Rm {
+        /// Image references (busybox, docker.io/library/busybox:latest, ...)
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
 }

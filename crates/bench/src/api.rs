@@ -46,8 +46,9 @@ impl Drop for Server {
     }
 }
 
-fn k3rs_binary(args: &ApiArgs) -> anyhow::Result<PathBuf> {
-    if let Some(p) = &args.k3rs {
+/// The k3rs binary: `given`, else `k3rs` next to this benchmark.
+pub(crate) fn k3rs_binary(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
         return Ok(p.clone());
     }
     let me = std::env::current_exe()?;
@@ -58,7 +59,7 @@ fn k3rs_binary(args: &ApiArgs) -> anyhow::Result<PathBuf> {
     bail!("no k3rs binary next to {}; build it (cargo build --release) or pass --k3rs", me.display())
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -102,7 +103,7 @@ async fn client_for(server: &Server) -> anyhow::Result<Client> {
 }
 
 /// Resident set size of a process, from /proc.
-fn rss_mib(pid: u32) -> Option<f64> {
+pub(crate) fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
@@ -117,7 +118,7 @@ fn configmap(name: &str) -> ConfigMap {
 }
 
 pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
-    let binary = k3rs_binary(&args)?;
+    let binary = k3rs_binary(args.k3rs.as_ref())?;
     let started = Instant::now();
     let server = start_server(&binary).await?;
     let startup = started.elapsed();

@@ -2,6 +2,7 @@
 //! Each subcommand is quick by default (a few seconds); flags make runs longer or heavier.
 
 mod api;
+mod pods;
 mod runtime;
 mod stats;
 mod store;
@@ -23,6 +24,8 @@ enum Command {
     Api(api::ApiArgs),
     /// The container runtime on a private containerd: sandbox, create and start latency.
     Runtime(runtime::RuntimeArgs),
+    /// Pods through the API and the server's agent vs the runtime floor; agent memory.
+    Pods(pods::PodsArgs),
 }
 
 #[tokio::main]
@@ -31,5 +34,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Store(args) => store::run(args).await,
         Command::Api(args) => api::run(args).await,
         Command::Runtime(args) => runtime::run(args).await,
+        Command::Pods(args) => pods::run(args).await,
     }
 }

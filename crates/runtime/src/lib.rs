@@ -28,7 +28,7 @@ pub use container::{
     ExecOutput, ExecSession, ExitReason,
 };
 pub use error::{Result, RuntimeError};
-pub use image::{ImageRef, ImageSummary, ImportProgress};
+pub use image::{ImageRef, ImageService, ImageSummary, ImportProgress};
 pub use io::pump::OutputChunk;
 pub use runtime::{Endpoint, Runtime, RuntimeConfig};
 pub use sandbox::{Sandbox, SandboxConfig};

@@ -14,6 +14,8 @@ pub struct Machine {
     pub architecture: String,
     pub operating_system: String,
     pub machine_id: String,
+    /// The firmware's system UUID (empty when the DMI table is not readable).
+    pub system_uuid: String,
     pub boot_id: String,
 }
 
@@ -36,13 +38,31 @@ pub fn parse_os_release(text: &str) -> Option<String> {
     text.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).map(|v| v.trim_matches('"').to_string())
 }
 
-/// The size of the filesystem holding `path`, in bytes (0 when unknown).
-fn filesystem_bytes(path: &str) -> u64 {
-    let Ok(c) = std::ffi::CString::new(path) else { return 0 };
+/// Size and free space of a filesystem, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilesystemUsage {
+    pub total_bytes: u64,
+    /// Space available to unprivileged users.
+    pub available_bytes: u64,
+}
+
+/// The size and free space of the filesystem holding `path`, or the nearest existing
+/// directory above it (the kubelet's directories may not exist yet); zeros when unknown.
+pub fn filesystem_usage(path: &str) -> FilesystemUsage {
+    let existing = std::path::Path::new(path).ancestors().find(|p| p.exists()).unwrap_or(std::path::Path::new("/"));
+    let Ok(c) = std::ffi::CString::new(existing.to_string_lossy().as_bytes()) else {
+        return FilesystemUsage::default();
+    };
     // SAFETY: `st` is a zeroed out-parameter of the right type and `c` a valid C string.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    if rc != 0 { 0 } else { (st.f_blocks as u64).saturating_mul(st.f_frsize as u64) }
+    if rc != 0 {
+        return FilesystemUsage::default();
+    }
+    FilesystemUsage {
+        total_bytes: (st.f_blocks as u64).saturating_mul(st.f_frsize as u64),
+        available_bytes: (st.f_bavail as u64).saturating_mul(st.f_frsize as u64),
+    }
 }
 
 impl Machine {
@@ -56,12 +76,13 @@ impl Machine {
         Machine {
             cpus: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
             memory_bytes: parse_meminfo_total(&read("/proc/meminfo")).unwrap_or(0),
-            ephemeral_storage_bytes: filesystem_bytes(root),
+            ephemeral_storage_bytes: filesystem_usage(root).total_bytes,
             kernel_version: read("/proc/sys/kernel/osrelease"),
             os_image: parse_os_release(&read("/etc/os-release")).unwrap_or_else(|| "Linux".into()),
             architecture: arch.to_string(),
             operating_system: "linux".to_string(),
             machine_id: read("/etc/machine-id"),
+            system_uuid: read("/sys/class/dmi/id/product_uuid").to_lowercase(),
             boot_id: read("/proc/sys/kernel/random/boot_id"),
         }
     }
@@ -111,5 +132,7 @@ mod tests {
         assert!(m.ephemeral_storage_bytes > 0);
         assert!(!m.kernel_version.is_empty());
         assert_eq!(m.capacity()["pods"], "110");
+        let missing = Machine::read("/nonexistent/k3rs/kubelet");
+        assert_eq!(missing.ephemeral_storage_bytes, m.ephemeral_storage_bytes);
     }
 }

@@ -9,12 +9,14 @@ pub mod oci;
 pub mod reference;
 pub(crate) mod register;
 pub mod registry;
+mod service;
 
 pub(crate) mod store;
 mod unpack;
 
 pub use archive::ImportProgress;
 pub use reference::ImageRef;
+pub use service::ImageService;
 pub use store::{ImageSummary, ResolvedImage};
 
 pub(crate) use import::import_archive;
