@@ -29,6 +29,7 @@ pub mod sealed;
 pub mod service_account;
 pub mod tls;
 pub mod token;
+pub mod unverified;
 mod validity;
 
 pub use check::{CertInfo, check_certificates};
@@ -47,4 +48,5 @@ pub use san::SubjectAltName;
 pub use service_account::ServiceAccountKey;
 pub use tls::{anonymous_client_tls_config, client_tls_config, server_tls_config};
 pub use token::JoinToken;
+pub use unverified::{AcceptAnyServerCertificate, unverified_client_tls_config};
 pub use validity::{CA_VALIDITY, LEAF_VALIDITY, RENEW_BEFORE};

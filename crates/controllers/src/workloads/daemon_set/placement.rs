@@ -4,10 +4,9 @@
 //! get the tolerations upstream adds to every daemon pod, and a required node affinity
 //! naming their node so the scheduler places them exactly.
 
-use std::collections::BTreeMap;
-
+use k3rs_api::scheduling::{find_untolerated, pod_matches_node_affinity};
 use k8s_openapi::api::core::v1::{
-    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodSpec, Taint, Toleration,
+    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodSpec, Toleration,
 };
 
 const NOT_READY: &str = "node.kubernetes.io/not-ready";
@@ -63,91 +62,18 @@ pub fn pin_to_node(spec: &mut PodSpec, node: &str) {
         Some(NodeSelector { node_selector_terms: vec![term] });
 }
 
-fn requirement_matches(req: &NodeSelectorRequirement, value: Option<&str>) -> bool {
-    let values = req.values.as_deref().unwrap_or_default();
-    match req.operator.as_str() {
-        "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
-        "NotIn" => value.is_none_or(|v| !values.iter().any(|x| x == v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" | "Lt" => {
-            let (Some(v), Some(bound)) =
-                (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|b| b.parse::<i64>().ok()))
-            else {
-                return false;
-            };
-            if req.operator == "Gt" { v > bound } else { v < bound }
-        }
-        _ => false,
-    }
-}
-
-fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
-    let labels = node.metadata.labels.clone().unwrap_or_default();
-    let name = node.metadata.name.clone().unwrap_or_default();
-    let exprs = term.match_expressions.as_deref().unwrap_or_default();
-    let fields = term.match_fields.as_deref().unwrap_or_default();
-    // A term with no requirements matches nothing.
-    if exprs.is_empty() && fields.is_empty() {
-        return false;
-    }
-    exprs.iter().all(|r| requirement_matches(r, labels.get(&r.key).map(String::as_str)))
-        && fields.iter().all(|r| requirement_matches(r, (r.key == "metadata.name").then_some(name.as_str())))
-}
-
-/// Node selector and required node affinity.
-pub fn fits_node_affinity(spec: &PodSpec, node: &Node) -> bool {
-    let empty = BTreeMap::new();
-    let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
-    if !spec.node_selector.iter().flatten().all(|(k, v)| labels.get(k) == Some(v)) {
-        return false;
-    }
-    let required = spec
-        .affinity
-        .as_ref()
-        .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref());
-    match required {
-        None => true,
-        Some(selector) => selector.node_selector_terms.iter().any(|t| term_matches(t, node)),
-    }
-}
-
-/// Whether `t` tolerates `taint` (upstream's `Toleration.ToleratesTaint`).
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if t.effect.as_deref().is_some_and(|e| !e.is_empty() && e != taint.effect) {
-        return false;
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        _ => false,
-    }
-}
-
 /// (should run, should continue running) for a daemon pod with `spec` on `node`.
 pub fn should_run(spec: &PodSpec, node: &Node) -> (bool, bool) {
     let node_name = node.metadata.name.as_deref().unwrap_or("");
     if spec.node_name.as_deref().is_some_and(|n| !n.is_empty() && n != node_name) {
         return (false, false);
     }
-    if !fits_node_affinity(spec, node) {
+    if !pod_matches_node_affinity(spec, node) {
         return (false, false);
     }
     let tolerations = spec.tolerations.as_deref().unwrap_or_default();
-    let untolerated = |effect: &str| {
-        node.spec
-            .as_ref()
-            .and_then(|s| s.taints.as_ref())
-            .into_iter()
-            .flatten()
-            .filter(|taint| taint.effect == effect)
-            .any(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))
-    };
+    let taints = node.spec.as_ref().and_then(|s| s.taints.as_deref()).unwrap_or_default();
+    let untolerated = |effect: &str| find_untolerated(taints, tolerations, |e| e == effect).is_some();
     if untolerated("NoExecute") {
         return (false, false);
     }
@@ -163,7 +89,8 @@ mod tests {
     use super::*;
 
     fn node(name: &str, labels: &[(&str, &str)], taints: serde_json::Value) -> Node {
-        let labels: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let labels: std::collections::BTreeMap<String, String> =
+            labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         serde_json::from_value(serde_json::json!({
             "metadata": {"name": name, "labels": labels},
             "spec": {"taints": taints}

@@ -50,6 +50,52 @@ fn nonzero(n: i32) -> Option<i32> {
     (n != 0).then_some(n)
 }
 
+/// Reads the status fields both kinds spell the same way (a macro: the two status types
+/// are distinct k8s-openapi structs with identical fields).
+macro_rules! read_status {
+    ($status:expr) => {{
+        let s = $status;
+        ReplicaStatus {
+            replicas: s.replicas,
+            fully_labeled_replicas: s.fully_labeled_replicas.unwrap_or(0),
+            ready_replicas: s.ready_replicas.unwrap_or(0),
+            available_replicas: s.available_replicas.unwrap_or(0),
+            observed_generation: s.observed_generation.unwrap_or(0),
+            conditions: s
+                .conditions
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| ReplicaCondition {
+                    type_: c.type_,
+                    status: c.status,
+                    reason: c.reason.unwrap_or_default(),
+                    message: c.message.unwrap_or_default(),
+                    last_transition_time: c.last_transition_time.map(|t| t.0),
+                })
+                .collect(),
+        }
+    }};
+}
+
+/// The conditions as the kind's condition type; absent when there are none.
+macro_rules! write_conditions {
+    ($status:expr, $condition:ident) => {
+        (!$status.conditions.is_empty()).then(|| {
+            $status
+                .conditions
+                .iter()
+                .map(|c| $condition {
+                    type_: c.type_.clone(),
+                    status: c.status.clone(),
+                    reason: Some(c.reason.clone()),
+                    message: Some(c.message.clone()),
+                    last_transition_time: c.last_transition_time.map(Time),
+                })
+                .collect()
+        })
+    };
+}
+
 impl ReplicaKind for ReplicaSet {
     const COMPONENT: &'static str = "replicaset-controller";
 
@@ -70,26 +116,7 @@ impl ReplicaKind for ReplicaSet {
     }
 
     fn replica_status(&self) -> ReplicaStatus {
-        let s = self.status.clone().unwrap_or_default();
-        ReplicaStatus {
-            replicas: s.replicas,
-            fully_labeled_replicas: s.fully_labeled_replicas.unwrap_or(0),
-            ready_replicas: s.ready_replicas.unwrap_or(0),
-            available_replicas: s.available_replicas.unwrap_or(0),
-            observed_generation: s.observed_generation.unwrap_or(0),
-            conditions: s
-                .conditions
-                .unwrap_or_default()
-                .into_iter()
-                .map(|c| ReplicaCondition {
-                    type_: c.type_,
-                    status: c.status,
-                    reason: c.reason.unwrap_or_default(),
-                    message: c.message.unwrap_or_default(),
-                    last_transition_time: c.last_transition_time.map(|t| t.0),
-                })
-                .collect(),
-        }
+        read_status!(self.status.clone().unwrap_or_default())
     }
 
     fn set_replica_status(&mut self, s: &ReplicaStatus) {
@@ -100,18 +127,7 @@ impl ReplicaKind for ReplicaSet {
             ready_replicas: nonzero(s.ready_replicas),
             available_replicas: nonzero(s.available_replicas),
             observed_generation: nonzero_i64(s.observed_generation),
-            conditions: (!s.conditions.is_empty()).then(|| {
-                s.conditions
-                    .iter()
-                    .map(|c| ReplicaSetCondition {
-                        type_: c.type_.clone(),
-                        status: c.status.clone(),
-                        reason: Some(c.reason.clone()),
-                        message: Some(c.message.clone()),
-                        last_transition_time: c.last_transition_time.map(Time),
-                    })
-                    .collect()
-            }),
+            conditions: write_conditions!(s, ReplicaSetCondition),
             ..previous
         });
     }
@@ -141,26 +157,7 @@ impl ReplicaKind for ReplicationController {
     }
 
     fn replica_status(&self) -> ReplicaStatus {
-        let s = self.status.clone().unwrap_or_default();
-        ReplicaStatus {
-            replicas: s.replicas,
-            fully_labeled_replicas: s.fully_labeled_replicas.unwrap_or(0),
-            ready_replicas: s.ready_replicas.unwrap_or(0),
-            available_replicas: s.available_replicas.unwrap_or(0),
-            observed_generation: s.observed_generation.unwrap_or(0),
-            conditions: s
-                .conditions
-                .unwrap_or_default()
-                .into_iter()
-                .map(|c| ReplicaCondition {
-                    type_: c.type_,
-                    status: c.status,
-                    reason: c.reason.unwrap_or_default(),
-                    message: c.message.unwrap_or_default(),
-                    last_transition_time: c.last_transition_time.map(|t| t.0),
-                })
-                .collect(),
-        }
+        read_status!(self.status.clone().unwrap_or_default())
     }
 
     fn set_replica_status(&mut self, s: &ReplicaStatus) {
@@ -170,18 +167,7 @@ impl ReplicaKind for ReplicationController {
             ready_replicas: nonzero(s.ready_replicas),
             available_replicas: nonzero(s.available_replicas),
             observed_generation: nonzero_i64(s.observed_generation),
-            conditions: (!s.conditions.is_empty()).then(|| {
-                s.conditions
-                    .iter()
-                    .map(|c| ReplicationControllerCondition {
-                        type_: c.type_.clone(),
-                        status: c.status.clone(),
-                        reason: Some(c.reason.clone()),
-                        message: Some(c.message.clone()),
-                        last_transition_time: c.last_transition_time.map(Time),
-                    })
-                    .collect()
-            }),
+            conditions: write_conditions!(s, ReplicationControllerCondition),
         });
     }
 }
