@@ -102,10 +102,11 @@ fn loopback_up() -> io::Result<()> {
         }
         let mut request: IfReq = std::mem::zeroed();
         request.name[..2].copy_from_slice(b"lo");
-        let mut result = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request);
+        // The request's type differs between glibc (unsigned long) and musl (int).
+        let mut result = libc::ioctl(fd, libc::SIOCGIFFLAGS as libc::Ioctl, &mut request);
         if result == 0 {
             request.flags |= libc::IFF_UP as libc::c_short;
-            result = libc::ioctl(fd, libc::SIOCSIFFLAGS, &request);
+            result = libc::ioctl(fd, libc::SIOCSIFFLAGS as libc::Ioctl, &request);
         }
         let err = io::Error::last_os_error();
         libc::close(fd);
