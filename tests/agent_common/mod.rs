@@ -103,6 +103,8 @@ impl AgentCluster {
             "127.0.0.1".into(),
             "--kubelet-port".into(),
             free_port().to_string(),
+            "--kubelet-address".into(),
+            "127.0.0.1".into(),
             "--run-dir".into(),
             path(&env.config().run_dir),
             "--cgroup-parent".into(),
@@ -341,6 +343,7 @@ impl JoinedAgent {
             .arg("--data-dir")
             .arg(dir.join("data"))
             .args(["--node-name", name, "--node-ip", "127.0.0.1", "--kubelet-port", &free_port().to_string()])
+            .args(["--kubelet-address", "127.0.0.1"])
             .args(["--node-label", "example.com/pool=workers"])
             .arg("--node-password-file")
             .arg(dir.join("node-password"))

@@ -127,6 +127,7 @@ fn start_server(binary: &PathBuf, env: &TestEnvironment) -> anyhow::Result<(Serv
         .arg("--data-dir")
         .arg(dir.join("data"))
         .args(["--https-listen-port", &free_port()?.to_string(), "--kubelet-port", &free_port()?.to_string()])
+        .args(["--kubelet-address", "127.0.0.1"])
         .arg("--write-kubeconfig")
         .arg(&kubeconfig)
         .arg("--container-runtime-endpoint")
