@@ -113,7 +113,10 @@ impl Agent {
                 return Err(e);
             }
         };
-        let node = NodeManager::start(client, runtime.clone(), setup.node.clone());
+        // The Node reports the port actually bound (`--kubelet-port 0` picks a free one).
+        let mut node_config = setup.node.clone();
+        node_config.kubelet_port = endpoint.local_addr().port();
+        let node = NodeManager::start(client, runtime.clone(), node_config);
         let (stop, stop_rx) = watch::channel(false);
         let mut background = Vec::new();
         if let Some((admin, labels)) = setup.privileged_labels.filter(|(_, l)| !l.is_empty()) {

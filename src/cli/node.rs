@@ -43,7 +43,7 @@ pub struct NodeArgs {
     )]
     pub eviction_hard: String,
 
-    /// Port of the kubelet's HTTPS endpoint (logs, exec, port-forward)
+    /// Port of the kubelet's HTTPS endpoint (logs, exec, port-forward; 0 picks a free one)
     #[arg(long, env = "K3RS_KUBELET_PORT", default_value_t = 10250)]
     pub kubelet_port: u16,
 

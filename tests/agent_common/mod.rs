@@ -101,8 +101,9 @@ impl AgentCluster {
             self.node.clone(),
             "--node-ip".into(),
             "127.0.0.1".into(),
+            // A free port, chosen by the agent and reported in the Node's status.
             "--kubelet-port".into(),
-            free_port().to_string(),
+            "0".into(),
             "--kubelet-address".into(),
             "127.0.0.1".into(),
             "--run-dir".into(),
@@ -342,7 +343,7 @@ impl JoinedAgent {
             .arg(dir.join("config.yaml"))
             .arg("--data-dir")
             .arg(dir.join("data"))
-            .args(["--node-name", name, "--node-ip", "127.0.0.1", "--kubelet-port", &free_port().to_string()])
+            .args(["--node-name", name, "--node-ip", "127.0.0.1", "--kubelet-port", "0"])
             .args(["--kubelet-address", "127.0.0.1"])
             .args(["--node-label", "example.com/pool=workers"])
             .arg("--node-password-file")

@@ -126,7 +126,7 @@ fn start_server(binary: &PathBuf, env: &TestEnvironment) -> anyhow::Result<(Serv
         .arg(&config)
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .args(["--https-listen-port", &free_port()?.to_string(), "--kubelet-port", &free_port()?.to_string()])
+        .args(["--https-listen-port", &free_port()?.to_string(), "--kubelet-port", "0"])
         .args(["--kubelet-address", "127.0.0.1"])
         .arg("--write-kubeconfig")
         .arg(&kubeconfig)
