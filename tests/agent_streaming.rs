@@ -10,20 +10,25 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use agent_common::{AgentCluster, Containerd, can_run, eventually};
+use agent_common::{AgentCluster, Containerd, JoinedAgent, can_run, condition, eventually};
 use k3rs_runtime::image::builder::{ArchiveFormat, Compression, ImageBuilder};
 
 const IMAGE: &str = "k3rs.local/streaming/busybox:1";
 
-/// A cluster whose agent has the test image (imported from the airgap directory).
-fn cluster() -> AgentCluster {
-    let cluster = AgentCluster::prepare(Containerd::Given, &[]);
-    let airgap = cluster.data_dir().join("agent/images");
+/// Puts the test image into an agent's airgap directory (`<data-dir>/agent/images`).
+fn airgap_image(data_dir: &std::path::Path) {
+    let airgap = data_dir.join("agent/images");
     std::fs::create_dir_all(&airgap).expect("airgap dir");
     ImageBuilder::busybox(IMAGE)
         .expect("busybox image")
         .write_archive(&airgap.join("busybox.tar"), ArchiveFormat::Oci, Compression::None)
         .expect("image archive");
+}
+
+/// A cluster whose agent has the test image.
+fn cluster() -> AgentCluster {
+    let cluster = AgentCluster::prepare(Containerd::Given, &[]);
+    airgap_image(&cluster.data_dir());
     let cluster = cluster.launch();
     cluster.wait_agent_started(1);
     cluster
@@ -32,6 +37,10 @@ fn cluster() -> AgentCluster {
 /// A pod bound to the agent's node running `script` in its container `app`; `volume` is an
 /// emptyDir mounted at `/data`.
 fn pod(cluster: &AgentCluster, name: &str, script: &str, volume: bool) {
+    pod_on(cluster, &cluster.node, name, script, volume);
+}
+
+fn pod_on(cluster: &AgentCluster, node: &str, name: &str, script: &str, volume: bool) {
     let script = script.replace('\'', "''");
     let (volumes, mounts) = if volume {
         ("  volumes:\n  - name: data\n    emptyDir: {}\n", "    volumeMounts:\n    - {name: data, mountPath: /data}\n")
@@ -43,8 +52,7 @@ fn pod(cluster: &AgentCluster, name: &str, script: &str, volume: bool) {
         &format!(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  nodeName: {node}\n  \
              terminationGracePeriodSeconds: 1\n{volumes}  containers:\n  - name: app\n    image: {IMAGE}\n    \
-             imagePullPolicy: Never\n    command: [sh, -c, '{script}']\n{mounts}",
-            node = cluster.node
+             imagePullPolicy: Never\n    command: [sh, -c, '{script}']\n{mounts}"
         ),
     );
 }
@@ -389,4 +397,35 @@ fn kubectl_port_forward_reaches_a_server_in_the_pod() {
         assert!(response.ends_with("hello-from-the-pod\n"), "{response}");
     }
     assert_eq!(refused.unwrap_or_default(), "");
+}
+
+#[test]
+fn a_joined_agent_serves_logs_and_exec() {
+    if !can_run() {
+        return;
+    }
+    let cluster = cluster();
+    let token = std::fs::read_to_string(cluster.data_dir().join("server/token")).expect("server token");
+    // JoinedAgent keeps its data under <environment>/agent-<name>/data.
+    airgap_image(&cluster.env().dir().join("agent-worker-1/data"));
+    let mut agent = JoinedAgent::start(&cluster, "worker-1", token.trim());
+    let ready = eventually(Duration::from_secs(60), || {
+        let out = cluster.kubectl(&["get", "node", "worker-1", "-o", "json"]);
+        out.status.success()
+            && condition(&serde_json::from_slice(&out.stdout).unwrap_or_default(), "Ready").as_deref() == Some("True")
+    });
+    assert!(ready, "worker-1 is not Ready:\n{}", agent.log());
+
+    pod_on(&cluster, "worker-1", "remote", "echo hello from worker-1; exec sleep 3600", false);
+    let running = eventually(Duration::from_secs(60), || {
+        let pod = cluster.get_json(&["pod", "remote"]);
+        !pod["status"]["containerStatuses"][0]["state"]["running"].is_null()
+    });
+    assert!(running, "pod remote is not running:\n{}", agent.log());
+    assert_eq!(ok(&cluster, &["logs", "remote"]), "hello from worker-1\n");
+    assert_eq!(ok(&cluster, &["exec", "remote", "--", "cat", "/etc/hostname"]), "remote\n");
+
+    // The agent removes what it ran before it stops.
+    ok(&cluster, &["delete", "pod", "remote", "--wait=true", "--timeout=60s"]);
+    agent.stop();
 }
