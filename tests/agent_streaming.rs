@@ -223,6 +223,30 @@ fn kubectl_logs_reads_the_containers_logs() {
     let seen = ticks(&seen);
     assert_eq!(seen, (seen[0]..seen[0] + seen.len() as u64).collect::<Vec<_>>(), "{seen:?}");
 
+    // -f ends when the container does, with its last lines.
+    apply(
+        &cluster,
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: short\nspec:\n  nodeName: {}\n  restartPolicy: Never\n  \
+             containers:\n  - name: app\n    image: {IMAGE}\n    imagePullPolicy: Never\n    \
+             command: [sh, -c, 'echo one; sleep 3; echo two']\n",
+            cluster.node
+        ),
+    );
+    wait_running(&cluster, "short", 0);
+    let mut follow = kubectl(&cluster, &["logs", "-f", "short"]).spawn().expect("kubectl logs -f");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while follow.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            stop(follow);
+            panic!("kubectl logs -f did not end with the container\n{}", cluster.log());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = follow.wait_with_output().expect("kubectl logs -f");
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\ntwo\n");
+
     // --previous: the run before the restart.
     let (out, err) = text(&cluster.kubectl(&["logs", "ticker", "--previous"]));
     assert!(
