@@ -424,7 +424,7 @@ fn kubectl_port_forward_reaches_a_server_in_the_pod() {
 }
 
 #[test]
-fn a_joined_agent_serves_logs_and_exec() {
+fn a_joined_agent_serves_the_kubelet_endpoint() {
     if !can_run() {
         return;
     }
@@ -452,4 +452,15 @@ fn a_joined_agent_serves_logs_and_exec() {
     // The agent removes what it ran before it stops.
     ok(&cluster, &["delete", "pod", "remote", "--wait=true", "--timeout=60s"]);
     agent.stop();
+
+    // An agent whose kubelet port is taken does not start, and says why.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to take");
+    let port = taken.local_addr().expect("address").port();
+    let mut blocked = JoinedAgent::start_with_kubelet_port(&cluster, "worker-2", token.trim(), port);
+    let status = blocked.wait_exit(Duration::from_secs(60));
+    let log = blocked.log();
+    assert!(status.is_some_and(|s| !s.success()), "the agent kept running ({status:?}):\n{log}");
+    let want = format!("serving the kubelet endpoint on 127.0.0.1:{port} (--kubelet-address, --kubelet-port)");
+    assert!(log.contains(&want) && log.contains("in use"), "{log}");
+    drop(taken);
 }
