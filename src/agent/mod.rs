@@ -3,12 +3,16 @@
 //! alone and joins a server; `k3rs server` runs the same agent in its own process unless
 //! `--disable-agent`, with credentials issued straight from the cluster PKI.
 //!
+//! The kubelet's HTTPS endpoint ([`kubelet_endpoint`]) serves logs, exec, attach and
+//! port-forward to the API server.
+//!
 //! Stopping the agent stops watching and reporting; containers keep running (a systemd
 //! unit uses `KillMode=process`), and the next start re-adopts them from containerd.
 
 pub mod airgap;
 pub mod containerd;
 pub mod credentials;
+pub mod kubelet_endpoint;
 pub mod node;
 pub mod pods;
 
@@ -46,6 +50,7 @@ pub struct Agent {
     runtime: Runtime,
     node: NodeManager,
     pods: PodManagerHandle,
+    endpoint: k3rs_kubelet::streaming::StreamingServer,
     stop: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
 }
@@ -98,15 +103,28 @@ impl Agent {
                 return Err(anyhow::Error::new(e).context("starting the pod manager"));
             }
         };
-        let node = NodeManager::start(client, runtime.clone(), setup.node.clone());
+        let agent_dir = setup.data_dir.join("agent");
+        let directory = pods.directory();
+        let endpoint = match kubelet_endpoint::serve(&agent_dir, &setup.args, runtime.clone(), directory).await {
+            Ok(endpoint) => endpoint,
+            Err(e) => {
+                pods.shutdown().await;
+                runtime.close().await;
+                return Err(e);
+            }
+        };
+        // The Node reports the port actually bound (`--kubelet-port 0` picks a free one).
+        let mut node_config = setup.node.clone();
+        node_config.kubelet_port = endpoint.local_addr().port();
+        let node = NodeManager::start(client, runtime.clone(), node_config);
         let (stop, stop_rx) = watch::channel(false);
         let mut background = Vec::new();
         if let Some((admin, labels)) = setup.privileged_labels.filter(|(_, l)| !l.is_empty()) {
             let registered = node.registered_watch();
             background.push(tokio::spawn(label_node(admin, setup.node.name.clone(), labels, registered, stop_rx)));
         }
-        info!(node = %setup.node.name, "agent started");
-        Ok(Agent { runtime, node, pods, stop, background })
+        info!(node = %setup.node.name, kubelet = %endpoint.local_addr(), "agent started");
+        Ok(Agent { runtime, node, pods, endpoint, stop, background })
     }
 
     /// Waits until the Node is registered.
@@ -116,6 +134,8 @@ impl Agent {
 
     /// Stops reporting and watching; containers keep running.
     pub async fn shutdown(self) {
+        // No new streaming sessions; running ones end with it.
+        drop(self.endpoint);
         let _ = self.stop.send(true);
         for task in self.background {
             let _ = task.await;

@@ -43,9 +43,14 @@ pub struct NodeArgs {
     )]
     pub eviction_hard: String,
 
-    /// Port of the kubelet's HTTPS endpoint (logs, exec, port-forward)
+    /// Port of the kubelet's HTTPS endpoint (logs, exec, port-forward; 0 picks a free one)
     #[arg(long, env = "K3RS_KUBELET_PORT", default_value_t = 10250)]
     pub kubelet_port: u16,
+
+    /// Address the kubelet's HTTPS endpoint listens on (the API server reaches it at the
+    /// node's address)
+    #[arg(long, env = "K3RS_KUBELET_ADDRESS", default_value = "0.0.0.0")]
+    pub kubelet_address: std::net::IpAddr,
 
     /// The kubelet's state directory (pod volumes)
     #[arg(long, env = "K3RS_KUBELET_ROOT_DIR", default_value = "/var/lib/kubelet", hide = true)]

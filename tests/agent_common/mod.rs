@@ -101,8 +101,11 @@ impl AgentCluster {
             self.node.clone(),
             "--node-ip".into(),
             "127.0.0.1".into(),
+            // A free port, chosen by the agent and reported in the Node's status.
             "--kubelet-port".into(),
-            free_port().to_string(),
+            "0".into(),
+            "--kubelet-address".into(),
+            "127.0.0.1".into(),
             "--run-dir".into(),
             path(&env.config().run_dir),
             "--cgroup-parent".into(),
@@ -328,6 +331,11 @@ pub struct JoinedAgent {
 
 impl JoinedAgent {
     pub fn start(cluster: &AgentCluster, name: &str, token: &str) -> JoinedAgent {
+        Self::start_with_kubelet_port(cluster, name, token, 0)
+    }
+
+    /// As [`JoinedAgent::start`], with the kubelet endpoint on `kubelet_port` (0: a free one).
+    pub fn start_with_kubelet_port(cluster: &AgentCluster, name: &str, token: &str, kubelet_port: u16) -> JoinedAgent {
         let env = cluster.env();
         let dir = env.dir().join(format!("agent-{name}"));
         std::fs::create_dir_all(&dir).expect("agent dir");
@@ -340,7 +348,8 @@ impl JoinedAgent {
             .arg(dir.join("config.yaml"))
             .arg("--data-dir")
             .arg(dir.join("data"))
-            .args(["--node-name", name, "--node-ip", "127.0.0.1", "--kubelet-port", &free_port().to_string()])
+            .args(["--node-name", name, "--node-ip", "127.0.0.1", "--kubelet-port", &kubelet_port.to_string()])
+            .args(["--kubelet-address", "127.0.0.1"])
             .args(["--node-label", "example.com/pool=workers"])
             .arg("--node-password-file")
             .arg(dir.join("node-password"))

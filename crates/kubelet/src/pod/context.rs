@@ -9,6 +9,7 @@ use kube::Client;
 
 use super::PodManagerError;
 use super::config::KubeletConfig;
+use super::directory::PodDirectory;
 use super::object_watch::ObjectWatches;
 use crate::events::EventRecorder;
 use crate::volumes::dns::Resolver;
@@ -22,6 +23,8 @@ pub(crate) struct Context {
     pub host_resolver: Resolver,
     /// Watches of the ConfigMaps and Secrets pods use.
     pub objects: Arc<ObjectWatches>,
+    /// The pods as the workers last published them (for the streaming endpoint).
+    pub directory: PodDirectory,
     /// The lowest OOM score containers can get (see [`oom_score_adj_floor`]).
     pub oom_score_adj_floor: Option<i32>,
 }
@@ -59,6 +62,16 @@ impl Context {
         if let Some(floor) = oom_score_adj_floor {
             tracing::warn!(floor, "no CAP_SYS_RESOURCE: container OOM scores are kept at or above the kubelet's");
         }
-        Ok(Arc::new(Context { client, runtime, config, recorder, host_resolver, objects, oom_score_adj_floor }))
+        let directory = PodDirectory::default();
+        Ok(Arc::new(Context {
+            client,
+            runtime,
+            config,
+            recorder,
+            host_resolver,
+            objects,
+            directory,
+            oom_score_adj_floor,
+        }))
     }
 }

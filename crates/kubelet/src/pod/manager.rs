@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::config::KubeletConfig;
 use super::context::Context;
+use super::directory::PodDirectory;
 use super::worker::{self, WorkerHandle, WorkerMessage};
 use super::{PodManagerError, cleanup};
 use k3rs_runtime::Runtime;
@@ -29,6 +30,7 @@ pub struct PodManager;
 pub struct PodManagerHandle {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    directory: PodDirectory,
 }
 
 impl PodManager {
@@ -41,13 +43,20 @@ impl PodManager {
         config: KubeletConfig,
     ) -> Result<PodManagerHandle, PodManagerError> {
         let context = Context::new(client, runtime, config).await?;
+        let directory = context.directory.clone();
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(run(context, stop_rx));
-        Ok(PodManagerHandle { stop: Some(stop_tx), task: Some(task) })
+        Ok(PodManagerHandle { stop: Some(stop_tx), task: Some(task), directory })
     }
 }
 
 impl PodManagerHandle {
+    /// The pods the workers run, with the status they computed: what the kubelet's
+    /// streaming endpoint resolves pod and container names with.
+    pub fn directory(&self) -> PodDirectory {
+        self.directory.clone()
+    }
+
     /// Stops watching and stops every pod worker (probes, status updates). Containers keep
     /// running: a new manager on the same runtime re-adopts them.
     pub async fn shutdown(mut self) {

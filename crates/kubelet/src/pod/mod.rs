@@ -21,6 +21,7 @@ mod cleanup;
 mod config;
 mod container_config;
 mod context;
+mod directory;
 mod hooks;
 mod images;
 mod manager;
@@ -37,6 +38,7 @@ mod volumes;
 mod worker;
 
 pub use config::{BackoffLimits, KubeletConfig};
+pub use directory::{PodDirectory, PodEntry, PodNetwork};
 pub use manager::{PodManager, PodManagerHandle};
 
 /// Why the pod manager could not start.

@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use super::container_config::VolumePath;
 use super::context::Context;
+use super::directory::{PodEntry, PodNetwork};
 use super::images::ImagePuller;
 use super::object_watch::Subscription;
 use super::plan::{self, Start};
@@ -194,6 +195,7 @@ impl Worker {
         let pod_name = self.pod_name();
         tracing::info!(pod = %pod_name, uid = %self.uid, "pod worker started");
         self.adopt().await;
+        self.publish();
         let namespace = self.pod.metadata.namespace.clone().unwrap_or_default();
         self.subscription = Some(self.context.objects.subscribe(&namespace, &references(&self.pod), self.tx.clone()));
         let mut detached = false;
@@ -217,6 +219,7 @@ impl Worker {
             if !*cancel.borrow() {
                 self.write_status().await;
             }
+            self.publish();
             let deadline = self.next_wakeup();
             loop {
                 tokio::select! {
@@ -235,6 +238,7 @@ impl Worker {
         if detached {
             tracing::info!(pod = %pod_name, "pod worker detached; containers keep running");
         }
+        self.context.directory.remove(&self.uid);
         self.probes.clear();
         self.exit_watchers.clear();
         self.subscription = None;
@@ -462,6 +466,21 @@ impl Worker {
             terminal_reason: self.terminal_reason.clone(),
             now: Timestamp::now(),
         })
+    }
+
+    /// Publishes the pod, its current status and its network to the pod directory.
+    fn publish(&self) {
+        let mut pod = self.pod.clone();
+        pod.status = Some(self.compute_status());
+        pod.metadata.managed_fields = None;
+        let network = match &self.sandbox {
+            None => PodNetwork::Pending,
+            Some(sandbox) => match &sandbox.netns {
+                Some(netns) => PodNetwork::Namespace(netns.clone()),
+                None => PodNetwork::Host,
+            },
+        };
+        self.context.directory.publish(PodEntry { pod, network });
     }
 
     /// Writes the status when it differs from what the API has.

@@ -549,6 +549,17 @@ impl Runtime {
         Ok(crate::logs::read_log(log_path, options, Some(stop)))
     }
 
+    /// Waits until everything the container wrote is in its log file: until its output
+    /// pump ended (the container exited and its last lines were written), at once for a
+    /// container whose output this runtime does not pump (it is not running). A follower of
+    /// the log file stops after this.
+    pub async fn wait_output_logged(&self, id: &str) {
+        let Some(mut done) = self.live(id).and_then(|live| live.pump.as_ref().map(|pump| pump.done.clone())) else {
+            return;
+        };
+        let _ = done.wait_for(|done| *done).await;
+    }
+
     /// Re-adopts the containers of an earlier run: running ones get their log pump and exit
     /// monitor back; tasks that exited meanwhile have their exit recorded; tasks created but
     /// never started are deleted (the container can be started again).
