@@ -29,6 +29,26 @@ pub enum Change<K> {
     Deleted(Arc<K>),
 }
 
+impl<K> Change<K> {
+    /// The objects involved: the old one (if any), then the new or deleted one.
+    pub fn objects(&self) -> impl Iterator<Item = &Arc<K>> {
+        let (old, new) = match self {
+            Change::Added(new) => (None, new),
+            Change::Updated { old, new } => (Some(old), new),
+            Change::Deleted(obj) => (None, obj),
+        };
+        old.into_iter().chain(std::iter::once(new))
+    }
+
+    /// The object as it now is, unless it was deleted.
+    pub fn applied(&self) -> Option<&Arc<K>> {
+        match self {
+            Change::Added(new) | Change::Updated { new, .. } => Some(new),
+            Change::Deleted(_) => None,
+        }
+    }
+}
+
 type Handler<K> = Arc<dyn Fn(&Change<K>) + Send + Sync>;
 
 /// Bounds every kind an informer can watch.
@@ -67,10 +87,22 @@ impl<K: Watchable> Informer<K> {
 
     /// Starts the watch that feeds this informer; it runs until `shutdown` fires.
     pub fn start(&self, client: Client, shutdown: Shutdown) {
+        self.start_with(Api::all(client), watcher::Config::default(), shutdown);
+    }
+
+    /// An informer fed by a watch of `api` narrowed by `config` until `shutdown` fires.
+    pub fn watch(api: Api<K>, config: watcher::Config, shutdown: Shutdown) -> Self {
+        let informer = Self::new();
+        informer.start_with(api, config, shutdown);
+        informer
+    }
+
+    /// Starts a watch of `api` narrowed by `config` (label or field selectors), for a
+    /// controller that only cares about some objects of the kind.
+    pub fn start_with(&self, api: Api<K>, config: watcher::Config, shutdown: Shutdown) {
         let this = self.clone();
         tokio::spawn(async move {
-            let api: Api<K> = Api::all(client);
-            let stream = watch_stream(api, watcher::Config::default()).default_backoff();
+            let stream = watch_stream(api, config).default_backoff();
             futures::pin_mut!(stream);
             let mut shutdown = shutdown;
             let mut relist: Option<BTreeMap<ObjectKey, Arc<K>>> = None;
@@ -185,6 +217,11 @@ impl<K: Watchable> Informer<K> {
         objects.range(start..).take_while(|(k, _)| k.namespace == namespace).map(|(_, v)| v.clone()).collect()
     }
 
+    /// A cached object by namespace (empty for cluster-scoped kinds) and name.
+    pub fn get_named(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        self.get(&ObjectKey::new(namespace, name))
+    }
+
     /// Puts an object in the cache as if the watch had reported it (tests, and
     /// controllers that want their own writes visible before the watch echoes them).
     pub fn inject(&self, obj: K) {
@@ -252,6 +289,18 @@ mod tests {
         assert!(informer.get(&ObjectKey::new("a", "p1")).is_none());
         assert_eq!(informer.list_namespace("b").len(), 1);
         assert!(informer.list_namespace("a").is_empty());
+    }
+
+    #[test]
+    fn changes_name_their_objects() {
+        let (old, new) = (Arc::new(pod("a", "p", "1")), Arc::new(pod("a", "p", "2")));
+        let updated = Change::Updated { old: old.clone(), new: new.clone() };
+        let versions: Vec<_> = updated.objects().map(|p| resource_version(p.as_ref()).unwrap()).collect();
+        assert_eq!(versions, vec!["1", "2"]);
+        assert!(updated.applied().is_some_and(|p| Arc::ptr_eq(p, &new)));
+        let deleted = Change::Deleted(old);
+        assert_eq!(deleted.objects().count(), 1);
+        assert!(deleted.applied().is_none());
     }
 
     #[test]

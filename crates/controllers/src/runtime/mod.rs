@@ -1,5 +1,6 @@
 //! Machinery shared by every controller: informers (watch-fed caches shared between
-//! controllers), a rate-limited work queue and its workers, expectations, label
+//! controllers, or a controller's own watch narrowed by a selector), a rate-limited work
+//! queue and its workers, expectations, label
 //! selectors, controller references, status writes and event recording. Leader election
 //! and the event recorder itself live in `k3rs-control-runtime` (the scheduler uses them
 //! too) and are re-exported here.
@@ -27,5 +28,5 @@ pub use key::ObjectKey;
 pub use recorder::{EventRecorder, EventSink};
 pub use selector::Selector;
 pub use shutdown::Shutdown;
-pub use worker::run_workers;
+pub use worker::{Requeue, run_workers};
 pub use workqueue::WorkQueue;

@@ -26,6 +26,16 @@ impl EventSink {
     }
 }
 
+/// This machine's host name, a reporting instance for controllers that run without a
+/// manager identity.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "k3rs".to_string())
+}
+
 /// A reference to `obj` for an event's `regarding`.
 pub fn object_reference<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
     let meta = obj.meta();
@@ -53,6 +63,16 @@ impl EventRecorder {
 
     pub fn warning<K: Resource<DynamicType = ()>>(&self, obj: &K, reason: &str, message: impl Into<String>) {
         self.record(object_reference(obj), EventType::Warning, reason, message.into());
+    }
+
+    /// A Normal event about the object `regarding` refers to.
+    pub fn normal_ref(&self, regarding: &ObjectReference, reason: &str, message: impl Into<String>) {
+        self.record(regarding.clone(), EventType::Normal, reason, message.into());
+    }
+
+    /// A Warning event about the object `regarding` refers to.
+    pub fn warning_ref(&self, regarding: &ObjectReference, reason: &str, message: impl Into<String>) {
+        self.record(regarding.clone(), EventType::Warning, reason, message.into());
     }
 
     pub fn record(&self, regarding: ObjectReference, type_: EventType, reason: &str, message: String) {
