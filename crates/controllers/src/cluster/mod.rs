@@ -5,29 +5,24 @@
 //!
 //! Each controller is an `async fn run(client)` that works until its future is
 //! dropped (leadership lost, shutdown): every task it starts lives in a
-//! `JoinSet` owned by that future. Each follows the informer + work queue shape
-//! of upstream: watches keep local caches ([`informer`]), changes enqueue keys
-//! ([`queue`]), and workers reconcile one key at a time ([`workers`]).
+//! `JoinSet` owned by that future, or stops when the [`Shutdown`](crate::runtime::Shutdown) it holds is
+//! dropped with it. Each follows the informer + work queue shape of upstream,
+//! with the tools of [`crate::runtime`]: watches keep local caches
+//! ([`Informer`](crate::runtime::Informer)), changes enqueue keys ([`WorkQueue`](crate::runtime::WorkQueue)), and workers reconcile
+//! one key at a time ([`run_workers`](crate::runtime::run_workers)).
 
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
-pub mod events;
 pub mod gc;
-pub mod informer;
-pub mod labels;
 pub mod namespace;
 pub mod pods;
-pub mod queue;
 pub mod resources;
 pub mod selection;
 pub mod service_account;
 pub mod ttl_after_finished;
-pub mod workers;
 
-use std::fmt;
-
-use kube::{Resource, ResourceExt};
+use crate::runtime::worker::SyncError;
 
 /// A failed reconcile or start-up.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +45,12 @@ impl Error {
     }
 }
 
+impl SyncError for Error {
+    fn is_conflict(&self) -> bool {
+        Error::is_conflict(self)
+    }
+}
+
 /// Whether a kube error is a 404.
 pub fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
@@ -58,31 +59,4 @@ pub fn is_not_found(e: &kube::Error) -> bool {
 /// Whether a kube error is a 409 (conflict or already exists).
 pub fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
-}
-
-/// Namespace and name of an object: the work queues' keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key {
-    pub namespace: String,
-    pub name: String,
-}
-
-impl Key {
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Key {
-        Key { namespace: namespace.into(), name: name.into() }
-    }
-
-    pub fn of<K: Resource>(obj: &K) -> Key {
-        Key { namespace: obj.namespace().unwrap_or_default(), name: obj.name_any() }
-    }
-}
-
-impl fmt::Display for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.namespace.is_empty() {
-            write!(f, "{}", self.name)
-        } else {
-            write!(f, "{}/{}", self.namespace, self.name)
-        }
-    }
 }

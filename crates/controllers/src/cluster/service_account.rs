@@ -6,22 +6,19 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::watcher::Config;
 use kube::{Client, ResourceExt};
-use tokio::task::JoinSet;
 
-use super::informer::{self, Cache, Change};
-use super::queue::WorkQueue;
-use super::workers::{self, Requeue};
-use super::{Error, Key};
+use super::Error;
+use crate::runtime::{Change, Informer, ObjectKey, Requeue, Shutdown, WorkQueue, run_workers};
 
 pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
 const WORKERS: usize = 1;
 
 struct Controller {
     client: Client,
-    namespaces: Arc<Cache<Namespace>>,
-    accounts: Arc<Cache<ServiceAccount>>,
+    namespaces: Informer<Namespace>,
+    accounts: Informer<ServiceAccount>,
 }
 
 fn active(ns: &Namespace) -> bool {
@@ -30,40 +27,32 @@ fn active(ns: &Namespace) -> bool {
 }
 
 pub async fn run(client: Client) -> Result<(), Error> {
-    let mut tasks = JoinSet::new();
-    let cfg = watcher::Config::default;
-    let (namespaces, mut ns_changes) = informer::spawn(Api::<Namespace>::all(client.clone()), cfg(), &mut tasks);
-    let only_default = cfg().fields(&format!("metadata.name={DEFAULT_SERVICE_ACCOUNT}"));
-    let (accounts, mut sa_changes) =
-        informer::spawn(Api::<ServiceAccount>::all(client.clone()), only_default, &mut tasks);
+    // Dropping the trigger (this future ends or is dropped) stops the watches.
+    let (_stop, shutdown) = Shutdown::new();
+    let namespaces = Informer::watch(Api::<Namespace>::all(client.clone()), Config::default(), shutdown.clone());
+    let only_default = Config::default().fields(&format!("metadata.name={DEFAULT_SERVICE_ACCOUNT}"));
+    let accounts = Informer::watch(Api::<ServiceAccount>::all(client.clone()), only_default, shutdown.clone());
     namespaces.wait_synced().await;
     accounts.wait_synced().await;
-    let queue = Arc::new(WorkQueue::new());
-    for ns in namespaces.list() {
-        queue.add(Key::new("", ns.name_any()));
+    let queue = WorkQueue::default();
+    {
+        let queue = queue.clone();
+        namespaces.add_handler(move |change| {
+            if let Some(ns) = change.applied() {
+                queue.add(ObjectKey::cluster(ns.name_any()));
+            }
+        });
     }
     {
         let queue = queue.clone();
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    Some(change) = ns_changes.recv() => {
-                        if let Change::Applied { new, .. } = change {
-                            queue.add(Key::new("", new.name_any()));
-                        }
-                    }
-                    Some(change) = sa_changes.recv() => {
-                        if let Change::Deleted(sa) = change {
-                            queue.add(Key::new("", sa.namespace().unwrap_or_default()));
-                        }
-                    }
-                    else => break,
-                }
+        accounts.add_handler(move |change| {
+            if let Change::Deleted(sa) = change {
+                queue.add(ObjectKey::cluster(sa.namespace().unwrap_or_default()));
             }
         });
     }
     let controller = Arc::new(Controller { client, namespaces, accounts });
-    workers::run("serviceaccount", queue, WORKERS, move |key| {
+    run_workers("serviceaccount", queue, WORKERS, shutdown, move |key: ObjectKey| {
         let controller = controller.clone();
         async move { controller.sync(&key.name).await }
     })
@@ -73,8 +62,8 @@ pub async fn run(client: Client) -> Result<(), Error> {
 
 impl Controller {
     async fn sync(&self, namespace: &str) -> Result<Requeue, Error> {
-        let Some(ns) = self.namespaces.get("", namespace) else { return Ok(None) };
-        if !active(&ns) || self.accounts.get(namespace, DEFAULT_SERVICE_ACCOUNT).is_some() {
+        let Some(ns) = self.namespaces.get_named("", namespace) else { return Ok(None) };
+        if !active(&ns) || self.accounts.get_named(namespace, DEFAULT_SERVICE_ACCOUNT).is_some() {
             return Ok(None);
         }
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);

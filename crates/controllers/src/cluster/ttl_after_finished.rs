@@ -9,13 +9,10 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, DeleteParams, Preconditions};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use tokio::task::JoinSet;
 use tracing::info;
 
-use super::informer::{self, Cache};
-use super::queue::WorkQueue;
-use super::workers::{self, Requeue};
-use super::{Error, Key, is_not_found};
+use super::{Error, is_not_found};
+use crate::runtime::{Informer, ObjectKey, Requeue, Shutdown, WorkQueue, run_workers};
 
 const WORKERS: usize = 2;
 
@@ -61,29 +58,23 @@ pub fn time_left(job: &Job, now: jiff::Timestamp) -> Result<Duration, String> {
 }
 
 pub async fn run(client: Client) -> Result<(), Error> {
-    let mut tasks = JoinSet::new();
-    let (jobs, mut changes) = informer::spawn(Api::<Job>::all(client.clone()), watcher::Config::default(), &mut tasks);
+    // Dropping the trigger (this future ends or is dropped) stops the watch.
+    let (_stop, shutdown) = Shutdown::new();
+    let jobs = Informer::watch(Api::<Job>::all(client.clone()), watcher::Config::default(), shutdown.clone());
     jobs.wait_synced().await;
-    let queue = Arc::new(WorkQueue::new());
-    for job in jobs.list() {
-        if needs_cleanup(&job) {
-            queue.add(Key::of(job.as_ref()));
-        }
-    }
+    let queue = WorkQueue::default();
     {
         let queue = queue.clone();
-        tasks.spawn(async move {
-            while let Some(change) = changes.recv().await {
-                if let informer::Change::Applied { new, .. } = change
-                    && needs_cleanup(&new)
-                {
-                    queue.add(Key::of(new.as_ref()));
-                }
+        jobs.add_handler(move |change| {
+            if let Some(job) = change.applied()
+                && needs_cleanup(job)
+            {
+                queue.add(ObjectKey::of(job.as_ref()));
             }
         });
     }
     let controller = Arc::new(Controller { client, jobs });
-    workers::run("ttl-after-finished", queue, WORKERS, move |key| {
+    run_workers("ttl-after-finished", queue, WORKERS, shutdown, move |key| {
         let controller = controller.clone();
         async move { controller.sync(&key).await }
     })
@@ -93,12 +84,12 @@ pub async fn run(client: Client) -> Result<(), Error> {
 
 struct Controller {
     client: Client,
-    jobs: Arc<Cache<Job>>,
+    jobs: Informer<Job>,
 }
 
 impl Controller {
-    async fn sync(&self, key: &Key) -> Result<Requeue, Error> {
-        let Some(job) = self.jobs.get(&key.namespace, &key.name) else { return Ok(None) };
+    async fn sync(&self, key: &ObjectKey) -> Result<Requeue, Error> {
+        let Some(job) = self.jobs.get(key) else { return Ok(None) };
         if !needs_cleanup(&job) {
             return Ok(None);
         }

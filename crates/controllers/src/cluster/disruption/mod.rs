@@ -16,14 +16,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, PostParams};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
-use tokio::task::JoinSet;
 
-use super::events::EventRecorder;
-use super::informer::{self, Cache};
-use super::labels::Selector;
-use super::queue::WorkQueue;
-use super::workers::{self, Requeue};
-use super::{Error, Key};
+use super::Error;
+use crate::runtime::recorder::hostname;
+use crate::runtime::{
+    EventRecorder, EventSink, Informer, ObjectKey, Requeue, Selector, Shutdown, WorkQueue, run_workers,
+};
 use budget::Counts;
 use scale::ScaleFinder;
 
@@ -31,8 +29,8 @@ const WORKERS: usize = 2;
 
 struct Controller {
     client: Client,
-    budgets: Arc<Cache<PodDisruptionBudget>>,
-    pods: Arc<Cache<Pod>>,
+    budgets: Informer<PodDisruptionBudget>,
+    pods: Informer<Pod>,
     scales: ScaleFinder,
     events: EventRecorder,
 }
@@ -42,65 +40,52 @@ fn selector(pdb: &PodDisruptionBudget) -> Result<Selector, String> {
 }
 
 /// The budgets of the pod's namespace that select it.
-fn budgets_of(pod: &Pod, budgets: &Cache<PodDisruptionBudget>) -> Vec<Key> {
+fn budgets_of(pod: &Pod, budgets: &Informer<PodDisruptionBudget>) -> Vec<ObjectKey> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
     budgets
         .list_namespace(ns)
         .into_iter()
         .filter(|b| selector(b).is_ok_and(|s| s.matches(pod.metadata.labels.as_ref())))
-        .map(|b| Key::of(b.as_ref()))
+        .map(|b| ObjectKey::of(b.as_ref()))
         .collect()
 }
 
 pub async fn run(client: Client) -> Result<(), Error> {
-    let mut tasks = JoinSet::new();
+    // Dropping the trigger (this future ends or is dropped) stops the watches.
+    let (_stop, shutdown) = Shutdown::new();
     let cfg = watcher::Config::default;
-    let (budgets, mut budget_changes) =
-        informer::spawn(Api::<PodDisruptionBudget>::all(client.clone()), cfg(), &mut tasks);
-    let (pods, mut pod_changes) = informer::spawn(Api::<Pod>::all(client.clone()), cfg(), &mut tasks);
+    let budgets = Informer::watch(Api::<PodDisruptionBudget>::all(client.clone()), cfg(), shutdown.clone());
+    let pods = Informer::watch(Api::<Pod>::all(client.clone()), cfg(), shutdown.clone());
     budgets.wait_synced().await;
     pods.wait_synced().await;
-    let queue = Arc::new(WorkQueue::new());
-    for b in budgets.list() {
-        queue.add(Key::of(b.as_ref()));
-    }
+    let queue = WorkQueue::default();
     // Pods with an eviction mark that may go stale.
-    let stale_queue = Arc::new(WorkQueue::new());
-    let now = jiff::Timestamp::now();
-    for pod in pods.list() {
-        if stale::stale_after(&pod, now).is_some() {
-            stale_queue.add(Key::of(pod.as_ref()));
-        }
+    let stale_queue = WorkQueue::default();
+    {
+        let queue = queue.clone();
+        budgets.add_handler(move |change| {
+            for b in change.objects() {
+                queue.add(ObjectKey::of(b.as_ref()));
+            }
+        });
     }
     {
         let (queue, stale_queue, budgets) = (queue.clone(), stale_queue.clone(), budgets.clone());
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    Some(change) = budget_changes.recv() => {
-                        for b in change.objects() {
-                            queue.add(Key::of(b.as_ref()));
-                        }
-                    }
-                    Some(change) = pod_changes.recv() => {
-                        for pod in change.objects() {
-                            for key in budgets_of(pod, &budgets) {
-                                queue.add(key);
-                            }
-                        }
-                        if let informer::Change::Applied { new, .. } = &change
-                            && stale::stale_after(new, jiff::Timestamp::now()).is_some()
-                        {
-                            stale_queue.add(Key::of(new.as_ref()));
-                        }
-                    }
-                    else => break,
+        pods.add_handler(move |change| {
+            for pod in change.objects() {
+                for key in budgets_of(pod, &budgets) {
+                    queue.add(key);
                 }
+            }
+            if let Some(pod) = change.applied()
+                && stale::stale_after(pod, jiff::Timestamp::now()).is_some()
+            {
+                stale_queue.add(ObjectKey::of(pod.as_ref()));
             }
         });
     }
     let controller = Arc::new(Controller {
-        events: EventRecorder::new(client.clone(), "controllermanager"),
+        events: EventSink::new(client.clone(), &hostname()).recorder("controllermanager"),
         scales: ScaleFinder::new(client.clone()),
         client,
         budgets,
@@ -108,12 +93,12 @@ pub async fn run(client: Client) -> Result<(), Error> {
     });
     let budgets_synced = {
         let controller = controller.clone();
-        workers::run("disruption", queue, WORKERS, move |key| {
+        run_workers("disruption", queue, WORKERS, shutdown.clone(), move |key| {
             let controller = controller.clone();
             async move { controller.sync(&key).await }
         })
     };
-    let marks_reset = workers::run("disruption-stale-pods", stale_queue, 1, move |key| {
+    let marks_reset = run_workers("disruption-stale-pods", stale_queue, 1, shutdown, move |key| {
         let controller = controller.clone();
         async move { controller.reset_stale_mark(&key).await }
     });
@@ -122,8 +107,8 @@ pub async fn run(client: Client) -> Result<(), Error> {
 }
 
 impl Controller {
-    async fn sync(&self, key: &Key) -> Result<Requeue, Error> {
-        let Some(pdb) = self.budgets.get(&key.namespace, &key.name) else { return Ok(None) };
+    async fn sync(&self, key: &ObjectKey) -> Result<Requeue, Error> {
+        let Some(pdb) = self.budgets.get(key) else { return Ok(None) };
         match self.try_sync(&pdb).await {
             Ok(requeue) => Ok(requeue),
             Err(e) if e.is_conflict() => Err(e),
@@ -144,7 +129,7 @@ impl Controller {
             self.pods.list_namespace(ns).into_iter().filter(|p| selector.matches(p.metadata.labels.as_ref())).collect();
         pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         if pods.is_empty() {
-            self.events.normal(&regarding, "NoPods", "No matching pods found".into()).await;
+            self.events.normal_ref(&regarding, "NoPods", "No matching pods found");
         }
         let spec = pdb.spec.clone().unwrap_or_default();
         let scale = if budget::needs_controller_scale(&spec) {
@@ -155,7 +140,7 @@ impl Controller {
                             "Pods selected by this PodDisruptionBudget (selector: {}) were found to be unmanaged. As a result, the status of the PDB cannot be calculated correctly, which may result in undefined behavior. To account for these pods please set \".spec.minAvailable\" field of the PDB to an integer value.",
                             selector_text(pdb)
                         );
-                        self.events.warning(&regarding, "UnmanagedPods", note).await;
+                        self.events.warning_ref(&regarding, "UnmanagedPods", note);
                     }
                     Some(expected.replicas)
                 }
@@ -174,7 +159,7 @@ impl Controller {
         for name in overstayed {
             if let Some(pod) = pods.iter().find(|p| p.metadata.name.as_deref() == Some(name.as_str())) {
                 let note = format!("Pod was expected by PDB {ns}/{} to be deleted but it wasn't", key_name(pdb));
-                self.events.warning(&pod.object_ref(&()), "NotDeleted", note).await;
+                self.events.warning_ref(&pod.object_ref(&()), "NotDeleted", note);
             }
         }
         let current = budget::count_healthy(&pods, &disrupted, now);
@@ -191,8 +176,8 @@ impl Controller {
     }
 
     /// Resets a pod's DisruptionTarget mark once it is stale.
-    async fn reset_stale_mark(&self, key: &Key) -> Result<Requeue, Error> {
-        let Some(pod) = self.pods.get(&key.namespace, &key.name) else { return Ok(None) };
+    async fn reset_stale_mark(&self, key: &ObjectKey) -> Result<Requeue, Error> {
+        let Some(pod) = self.pods.get(key) else { return Ok(None) };
         let now = jiff::Timestamp::now();
         match stale::stale_after(&pod, now) {
             None => Ok(None),
@@ -213,7 +198,7 @@ impl Controller {
 
     async fn count_failed(&self, regarding: &k8s_openapi::api::core::v1::ObjectReference, e: String) -> Error {
         let note = format!("Failed to calculate the number of expected pods: {e}");
-        self.events.warning(regarding, "CalculateExpectedPodCountFailed", note).await;
+        self.events.warning_ref(regarding, "CalculateExpectedPodCountFailed", note);
         Error::Retry(e)
     }
 

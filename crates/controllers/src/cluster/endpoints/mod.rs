@@ -12,13 +12,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
-use tokio::task::JoinSet;
 
-use super::events::EventRecorder;
-use super::informer::{self, Cache, Change};
-use super::queue::WorkQueue;
-use super::workers::{self, Requeue};
-use super::{Error, Key, is_not_found, selection};
+use super::{Error, is_not_found, selection};
+use crate::runtime::recorder::hostname;
+use crate::runtime::{
+    Change, EventRecorder, EventSink, Informer, ObjectKey, Requeue, Shutdown, WorkQueue, run_workers,
+};
 
 const HEADLESS_LABEL: &str = "service.kubernetes.io/headless";
 const OVER_CAPACITY: &str = "endpoints.kubernetes.io/over-capacity";
@@ -27,70 +26,49 @@ const WORKERS: usize = 2;
 
 struct Controller {
     client: Client,
-    services: Arc<Cache<Service>>,
-    pods: Arc<Cache<Pod>>,
-    endpoints: Arc<Cache<Endpoints>>,
+    services: Informer<Service>,
+    pods: Informer<Pod>,
+    endpoints: Informer<Endpoints>,
     events: EventRecorder,
 }
 
 pub async fn run(client: Client) -> Result<(), Error> {
-    let mut tasks = JoinSet::new();
+    // Dropping the trigger (this future ends or is dropped) stops the watches.
+    let (_stop, shutdown) = Shutdown::new();
     let cfg = watcher::Config::default;
-    let (services, mut service_changes) = informer::spawn(Api::<Service>::all(client.clone()), cfg(), &mut tasks);
-    let (pods, mut pod_changes) = informer::spawn(Api::<Pod>::all(client.clone()), cfg(), &mut tasks);
-    let (endpoints, mut endpoint_changes) = informer::spawn(Api::<Endpoints>::all(client.clone()), cfg(), &mut tasks);
+    let services = Informer::watch(Api::<Service>::all(client.clone()), cfg(), shutdown.clone());
+    let pods = Informer::watch(Api::<Pod>::all(client.clone()), cfg(), shutdown.clone());
+    let endpoints = Informer::watch(Api::<Endpoints>::all(client.clone()), cfg(), shutdown.clone());
     services.wait_synced().await;
     pods.wait_synced().await;
     endpoints.wait_synced().await;
 
-    let queue = Arc::new(WorkQueue::new());
-    for svc in services.list() {
-        queue.add(Key::of(svc.as_ref()));
-    }
+    let queue = WorkQueue::default();
     // Endpoints left over from Services deleted while no controller ran are removed
     // (leader-election records kept in Endpoints by old components excepted).
     for ep in endpoints.list() {
         if ep.metadata.annotations.as_ref().is_none_or(|a| !a.contains_key(LEADER_ANNOTATION)) {
-            queue.add(Key::of(ep.as_ref()));
+            queue.add(ObjectKey::of(ep.as_ref()));
         }
     }
+    selection::queue_services_on_changes(&services, &pods, &queue);
     {
-        let (queue, services) = (queue.clone(), services.clone());
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    Some(change) = service_changes.recv() => {
-                        for svc in change.objects() {
-                            queue.add(Key::of(svc.as_ref()));
-                        }
-                    }
-                    Some(change) = pod_changes.recv() => {
-                        // Both the old and the new labels: a pod leaving a Service matters too.
-                        for pod in change.objects() {
-                            for key in selection::selecting_services(pod, &services) {
-                                queue.add(key);
-                            }
-                        }
-                    }
-                    Some(change) = endpoint_changes.recv() => {
-                        // Deleted by someone else: recreate it if its Service wants it.
-                        if let Change::Deleted(ep) = change {
-                            queue.add(Key::of(ep.as_ref()));
-                        }
-                    }
-                    else => break,
-                }
+        let queue = queue.clone();
+        endpoints.add_handler(move |change| {
+            // Deleted by someone else: recreate it if its Service wants it.
+            if let Change::Deleted(ep) = change {
+                queue.add(ObjectKey::of(ep.as_ref()));
             }
         });
     }
     let controller = Arc::new(Controller {
-        events: EventRecorder::new(client.clone(), "endpoint-controller"),
+        events: EventSink::new(client.clone(), &hostname()).recorder("endpoint-controller"),
         client,
         services,
         pods,
         endpoints,
     });
-    workers::run("endpoint", queue, WORKERS, move |key| {
+    run_workers("endpoint", queue, WORKERS, shutdown, move |key| {
         let controller = controller.clone();
         async move { controller.sync(&key).await }
     })
@@ -99,9 +77,9 @@ pub async fn run(client: Client) -> Result<(), Error> {
 }
 
 impl Controller {
-    async fn sync(&self, key: &Key) -> Result<Requeue, Error> {
+    async fn sync(&self, key: &ObjectKey) -> Result<Requeue, Error> {
         let api: Api<Endpoints> = Api::namespaced(self.client.clone(), &key.namespace);
-        let Some(svc) = self.services.get(&key.namespace, &key.name) else {
+        let Some(svc) = self.services.get(key) else {
             // The Service is gone: so are its endpoints (unless they are someone else's
             // that happen to carry the name, which only a selector-less Service has).
             match api.delete(&key.name, &DeleteParams::default()).await {
@@ -118,7 +96,7 @@ impl Controller {
         let mut subsets = subsets::desired(&svc, &selected);
         let truncated = subsets::truncate(&mut subsets, subsets::MAX_ADDRESSES);
 
-        let current = self.endpoints.get(&key.namespace, &key.name);
+        let current = self.endpoints.get(key);
         let service_labels = svc.metadata.labels.clone().unwrap_or_default();
         if let Some(current) = &current {
             let mut labels = current.metadata.labels.clone().unwrap_or_default();
@@ -175,7 +153,7 @@ impl Controller {
                     Some(_) => ("FailedToUpdateEndpoint", format!("Failed to update endpoint {key}: {e}")),
                 };
                 if !matches!(&e, kube::Error::Api(s) if s.code == 409) {
-                    self.events.warning(&regarding, reason, note).await;
+                    self.events.warning_ref(&regarding, reason, note);
                 }
                 Err(e.into())
             }

@@ -15,13 +15,10 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
-use tokio::task::JoinSet;
 
-use super::events::EventRecorder;
-use super::informer::{self, Cache};
-use super::queue::WorkQueue;
-use super::workers::{self, Requeue};
-use super::{Error, Key, is_not_found, selection};
+use super::{Error, is_not_found, selection};
+use crate::runtime::recorder::hostname;
+use crate::runtime::{EventRecorder, EventSink, Informer, ObjectKey, Requeue, Shutdown, WorkQueue, run_workers};
 use plan::{LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MANAGED_BY, MAX_ENDPOINTS_PER_SLICE};
 use tracker::Tracker;
 
@@ -30,71 +27,51 @@ const WORKERS: usize = 2;
 
 struct Controller {
     client: Client,
-    services: Arc<Cache<Service>>,
-    pods: Arc<Cache<Pod>>,
-    slices: Arc<Cache<EndpointSlice>>,
-    nodes: Arc<Cache<Node>>,
+    services: Informer<Service>,
+    pods: Informer<Pod>,
+    slices: Informer<EndpointSlice>,
+    nodes: Informer<Node>,
     tracker: Tracker,
     events: EventRecorder,
 }
 
 /// The Service a slice we manage belongs to.
-fn service_of(slice: &EndpointSlice) -> Option<Key> {
+fn service_of(slice: &EndpointSlice) -> Option<ObjectKey> {
     let labels = slice.metadata.labels.as_ref()?;
     if labels.get(LABEL_MANAGED_BY).map(String::as_str) != Some(MANAGED_BY) {
         return None;
     }
-    Some(Key::new(slice.metadata.namespace.clone().unwrap_or_default(), labels.get(LABEL_SERVICE_NAME)?.clone()))
+    Some(ObjectKey::new(slice.metadata.namespace.clone().unwrap_or_default(), labels.get(LABEL_SERVICE_NAME)?.clone()))
 }
 
 pub async fn run(client: Client) -> Result<(), Error> {
-    let mut tasks = JoinSet::new();
+    // Dropping the trigger (this future ends or is dropped) stops the watches.
+    let (_stop, shutdown) = Shutdown::new();
     let all = watcher::Config::default;
-    let (services, mut service_changes) = informer::spawn(Api::<Service>::all(client.clone()), all(), &mut tasks);
-    let (pods, mut pod_changes) = informer::spawn(Api::<Pod>::all(client.clone()), all(), &mut tasks);
+    let services = Informer::watch(Api::<Service>::all(client.clone()), all(), shutdown.clone());
+    let pods = Informer::watch(Api::<Pod>::all(client.clone()), all(), shutdown.clone());
     let managed = all().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
-    let (slices, mut slice_changes) = informer::spawn(Api::<EndpointSlice>::all(client.clone()), managed, &mut tasks);
-    let (nodes, _) = informer::spawn(Api::<Node>::all(client.clone()), all(), &mut tasks);
+    let slices = Informer::watch(Api::<EndpointSlice>::all(client.clone()), managed, shutdown.clone());
+    let nodes = Informer::watch(Api::<Node>::all(client.clone()), all(), shutdown.clone());
     services.wait_synced().await;
     pods.wait_synced().await;
     slices.wait_synced().await;
     nodes.wait_synced().await;
 
-    let queue = Arc::new(WorkQueue::new());
-    for svc in services.list() {
-        queue.add(Key::of(svc.as_ref()));
-    }
+    let queue = WorkQueue::default();
+    selection::queue_services_on_changes(&services, &pods, &queue);
     {
-        let (queue, services) = (queue.clone(), services.clone());
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    Some(change) = service_changes.recv() => {
-                        for svc in change.objects() {
-                            queue.add(Key::of(svc.as_ref()));
-                        }
-                    }
-                    Some(change) = pod_changes.recv() => {
-                        for pod in change.objects() {
-                            for key in selection::selecting_services(pod, &services) {
-                                queue.add(key);
-                            }
-                        }
-                    }
-                    Some(change) = slice_changes.recv() => {
-                        for slice in change.objects() {
-                            if let Some(key) = service_of(slice) {
-                                queue.add(key);
-                            }
-                        }
-                    }
-                    else => break,
+        let queue = queue.clone();
+        slices.add_handler(move |change| {
+            for slice in change.objects() {
+                if let Some(key) = service_of(slice) {
+                    queue.add(key);
                 }
             }
         });
     }
     let controller = Arc::new(Controller {
-        events: EventRecorder::new(client.clone(), "endpoint-slice-controller"),
+        events: EventSink::new(client.clone(), &hostname()).recorder("endpoint-slice-controller"),
         client,
         services,
         pods,
@@ -102,7 +79,7 @@ pub async fn run(client: Client) -> Result<(), Error> {
         nodes,
         tracker: Tracker::default(),
     });
-    workers::run("endpointslice", queue, WORKERS, move |key| {
+    run_workers("endpointslice", queue, WORKERS, shutdown, move |key| {
         let controller = controller.clone();
         async move { controller.sync(&key).await }
     })
@@ -111,16 +88,16 @@ pub async fn run(client: Client) -> Result<(), Error> {
 }
 
 impl Controller {
-    fn slices_of(&self, key: &Key) -> Vec<Arc<EndpointSlice>> {
+    fn slices_of(&self, key: &ObjectKey) -> Vec<Arc<EndpointSlice>> {
         self.slices.list_namespace(&key.namespace).into_iter().filter(|s| service_of(s).as_ref() == Some(key)).collect()
     }
 
     fn zone_of(&self, node: &str) -> Option<String> {
-        self.nodes.get("", node)?.metadata.labels.as_ref()?.get(ZONE_LABEL).cloned()
+        self.nodes.get_named("", node)?.metadata.labels.as_ref()?.get(ZONE_LABEL).cloned()
     }
 
-    async fn sync(&self, key: &Key) -> Result<Requeue, Error> {
-        let Some(svc) = self.services.get(&key.namespace, &key.name) else {
+    async fn sync(&self, key: &ObjectKey) -> Result<Requeue, Error> {
+        let Some(svc) = self.services.get(key) else {
             // The garbage collector removes the slices with their owner.
             self.tracker.forget(key);
             return Ok(None);
@@ -143,14 +120,20 @@ impl Controller {
         if let Err(e) = self.execute(&api, key, &svc, plan).await {
             if !e.is_conflict() {
                 let note = format!("Error updating Endpoint Slices for Service {key}: {e}");
-                self.events.warning(&svc.object_ref(&()), "FailedToUpdateEndpointSlices", note).await;
+                self.events.warning_ref(&svc.object_ref(&()), "FailedToUpdateEndpointSlices", note);
             }
             return Err(e);
         }
         Ok(None)
     }
 
-    async fn execute(&self, api: &Api<EndpointSlice>, key: &Key, svc: &Service, plan: plan::Plan) -> Result<(), Error> {
+    async fn execute(
+        &self,
+        api: &Api<EndpointSlice>,
+        key: &ObjectKey,
+        svc: &Service,
+        plan: plan::Plan,
+    ) -> Result<(), Error> {
         // A Service on its way out gets no new slices: the garbage collector is
         // deleting them, and new ones would only race it.
         if svc.metadata.deletion_timestamp.is_none() {
@@ -176,7 +159,7 @@ impl Controller {
         Ok(())
     }
 
-    async fn delete(&self, api: &Api<EndpointSlice>, key: &Key, slice: &EndpointSlice) -> Result<(), Error> {
+    async fn delete(&self, api: &Api<EndpointSlice>, key: &ObjectKey, slice: &EndpointSlice) -> Result<(), Error> {
         let name = slice.metadata.name.clone().unwrap_or_default();
         match api.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}

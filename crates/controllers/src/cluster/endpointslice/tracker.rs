@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use crate::cluster::Key;
+use crate::runtime::ObjectKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -19,35 +19,35 @@ enum Expect {
 
 #[derive(Default)]
 pub struct Tracker {
-    expected: Mutex<HashMap<Key, HashMap<String, Expect>>>,
+    expected: Mutex<HashMap<ObjectKey, HashMap<String, Expect>>>,
 }
 
 impl Tracker {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, HashMap<String, Expect>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, HashMap<String, Expect>>> {
         self.expected.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records a slice as the API server returned it after a create or update.
-    pub fn written(&self, service: &Key, slice: &EndpointSlice) {
+    pub fn written(&self, service: &ObjectKey, slice: &EndpointSlice) {
         if let Some(uid) = slice.metadata.uid.clone() {
             let generation = slice.metadata.generation.unwrap_or(0);
             self.lock().entry(service.clone()).or_default().insert(uid, Expect::Generation(generation));
         }
     }
 
-    pub fn deleted(&self, service: &Key, slice: &EndpointSlice) {
+    pub fn deleted(&self, service: &ObjectKey, slice: &EndpointSlice) {
         if let Some(uid) = slice.metadata.uid.clone() {
             self.lock().entry(service.clone()).or_default().insert(uid, Expect::Deleted);
         }
     }
 
-    pub fn forget(&self, service: &Key) {
+    pub fn forget(&self, service: &ObjectKey) {
         self.lock().remove(service);
     }
 
     /// Whether `cached` (the Service's slices in the cache) misses one of our
     /// writes. Expectations the cache meets are dropped.
-    pub fn stale(&self, service: &Key, cached: &[Arc<EndpointSlice>]) -> bool {
+    pub fn stale(&self, service: &ObjectKey, cached: &[Arc<EndpointSlice>]) -> bool {
         let mut all = self.lock();
         let Some(expected) = all.get_mut(service) else { return false };
         let by_uid: HashMap<&str, &EndpointSlice> =
@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn a_write_not_yet_cached_is_stale_until_it_is() {
         let t = Tracker::default();
-        let svc = Key::new("default", "web");
+        let svc = ObjectKey::new("default", "web");
         t.written(&svc, &slice("a", 2));
         assert!(t.stale(&svc, &[]));
         assert!(t.stale(&svc, &[Arc::new(slice("a", 1))]));
@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn a_deletion_must_leave_the_cache() {
         let t = Tracker::default();
-        let svc = Key::new("default", "web");
+        let svc = ObjectKey::new("default", "web");
         t.deleted(&svc, &slice("a", 1));
         assert!(t.stale(&svc, &[Arc::new(slice("a", 1))]));
         assert!(!t.stale(&svc, &[]));

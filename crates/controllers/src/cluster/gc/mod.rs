@@ -24,9 +24,8 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use super::Error;
-use super::queue::WorkQueue;
 use super::resources::{Catalog, ResourceInfo};
-use super::workers;
+use crate::runtime::{Requeue, Shutdown, WorkQueue, run_workers};
 use absent::AbsentOwners;
 use graph::{Action, Graph, GraphEvent};
 
@@ -47,8 +46,8 @@ pub(crate) struct Collector {
     absent: Mutex<AbsentOwners>,
     catalog: RwLock<Catalog>,
     events: mpsc::UnboundedSender<GraphEvent>,
-    delete_queue: Arc<WorkQueue<String>>,
-    orphan_queue: Arc<WorkQueue<String>>,
+    delete_queue: WorkQueue<String>,
+    orphan_queue: WorkQueue<String>,
     /// Asks the resync loop to run discovery now (a new custom resource is referenced).
     rediscover: tokio::sync::Notify,
 }
@@ -68,7 +67,7 @@ impl Collector {
 
     /// Turns an unknown kind into a later retry after discovery ran again, rather
     /// than a failure with an ever longer back-off.
-    fn unknown_kind_later(&self, result: Result<workers::Requeue, Error>) -> Result<workers::Requeue, Error> {
+    fn unknown_kind_later(&self, result: Result<Requeue, Error>) -> Result<Requeue, Error> {
         match result {
             Err(Error::UnknownKind { .. }) => {
                 self.rediscover.notify_one();
@@ -146,6 +145,8 @@ async fn discover_until_done(client: &Client) -> Catalog {
 
 pub async fn run(client: Client) -> Result<(), Error> {
     let mut tasks = JoinSet::new();
+    // Dropping the trigger (this future ends or is dropped) stops the workers.
+    let (_stop, shutdown) = Shutdown::new();
     let (tx, rx) = mpsc::unbounded_channel();
     let collector = Arc::new(Collector {
         client: client.clone(),
@@ -153,8 +154,8 @@ pub async fn run(client: Client) -> Result<(), Error> {
         absent: Mutex::new(AbsentOwners::new(ABSENT_OWNERS_REMEMBERED)),
         catalog: RwLock::new(Catalog::default()),
         events: tx.clone(),
-        delete_queue: Arc::new(WorkQueue::new()),
-        orphan_queue: Arc::new(WorkQueue::new()),
+        delete_queue: WorkQueue::default(),
+        orphan_queue: WorkQueue::default(),
         rediscover: tokio::sync::Notify::new(),
     });
     tasks.spawn(collector.clone().build_graph(rx));
@@ -175,14 +176,16 @@ pub async fn run(client: Client) -> Result<(), Error> {
 
     let deleters = {
         let c = collector.clone();
-        workers::run("garbagecollector", collector.delete_queue.clone(), DELETE_WORKERS, move |uid: String| {
+        let queue = collector.delete_queue.clone();
+        run_workers("garbagecollector", queue, DELETE_WORKERS, shutdown.clone(), move |uid: String| {
             let c = c.clone();
             async move { c.unknown_kind_later(c.attempt_to_delete(&uid).await) }
         })
     };
     let orphaners = {
         let c = collector.clone();
-        workers::run("garbagecollector-orphan", collector.orphan_queue.clone(), ORPHAN_WORKERS, move |uid: String| {
+        let queue = collector.orphan_queue.clone();
+        run_workers("garbagecollector-orphan", queue, ORPHAN_WORKERS, shutdown.clone(), move |uid: String| {
             let c = c.clone();
             async move { c.unknown_kind_later(c.attempt_to_orphan(&uid).await) }
         })

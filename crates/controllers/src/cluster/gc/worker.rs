@@ -12,8 +12,8 @@ use super::Collector;
 use super::decide::{Decision, OwnerState, Propagation, decide};
 use super::graph::{FOREGROUND_FINALIZER, GraphEvent, Identity, NodeView, ORPHAN_FINALIZER};
 use crate::cluster::resources::ResourceInfo;
-use crate::cluster::workers::Requeue;
 use crate::cluster::{Error, is_not_found};
+use crate::runtime::Requeue;
 
 /// What a lookup of an object by its coordinates found.
 enum Lookup {

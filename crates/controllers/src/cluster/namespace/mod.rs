@@ -15,13 +15,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, PostParams};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use tokio::task::JoinSet;
 
-use super::informer::{self, Change};
-use super::queue::WorkQueue;
 use super::resources::Catalog;
-use super::workers::{self, Requeue};
-use super::{Error, Key, is_not_found};
+use super::{Error, is_not_found};
+use crate::runtime::workqueue::Backoff;
+use crate::runtime::{Informer, ObjectKey, Requeue, Shutdown, WorkQueue, run_workers};
 use conditions::Findings;
 
 /// The finalizer this controller is responsible for.
@@ -37,30 +35,24 @@ struct Controller {
 }
 
 pub async fn run(client: Client) -> Result<(), Error> {
-    let mut tasks = JoinSet::new();
-    let (namespaces, mut changes) =
-        informer::spawn(Api::<Namespace>::all(client.clone()), watcher::Config::default(), &mut tasks);
+    // Dropping the trigger (this future ends or is dropped) stops the watch.
+    let (_stop, shutdown) = Shutdown::new();
+    let namespaces =
+        Informer::watch(Api::<Namespace>::all(client.clone()), watcher::Config::default(), shutdown.clone());
     namespaces.wait_synced().await;
-    let queue = Arc::new(WorkQueue::with_max_delay(MAX_BACKOFF));
-    for ns in namespaces.list() {
-        if ns.metadata.deletion_timestamp.is_some() {
-            queue.add(Key::new("", ns.name_any()));
-        }
-    }
+    let queue = WorkQueue::new(Backoff { max: MAX_BACKOFF, ..Backoff::default() });
     {
         let queue = queue.clone();
-        tasks.spawn(async move {
-            while let Some(change) = changes.recv().await {
-                if let Change::Applied { new, .. } = change
-                    && new.metadata.deletion_timestamp.is_some()
-                {
-                    queue.add(Key::new("", new.name_any()));
-                }
+        namespaces.add_handler(move |change| {
+            if let Some(ns) = change.applied()
+                && ns.metadata.deletion_timestamp.is_some()
+            {
+                queue.add(ObjectKey::cluster(ns.name_any()));
             }
         });
     }
     let controller = Arc::new(Controller { client });
-    workers::run("namespace", queue, WORKERS, move |key| {
+    run_workers("namespace", queue, WORKERS, shutdown, move |key: ObjectKey| {
         let controller = controller.clone();
         async move { controller.sync(&key.name).await }
     })
