@@ -1,11 +1,17 @@
-//! Typed label selectors for the scheduling rules (pod affinity terms, topology spread
-//! constraints, disruption budgets), matched against typed label maps. A missing selector
-//! matches nothing, an empty one everything, and a malformed one nothing (upstream fails
-//! the conversion and the caller treats the term as unsatisfiable).
+//! Typed label selectors (`metav1.LabelSelectorAsSelector` semantics) for the scheduling
+//! rules (pod affinity terms, topology spread constraints) and the controllers (workload
+//! and disruption budget selectors), matched against typed label maps. A missing selector
+//! matches nothing and an empty one everything. A malformed one is an error to
+//! [`LabelMatcher::parse`] and matches nothing through [`LabelMatcher::new`] (the
+//! scheduler treats such a term as unsatisfiable, as upstream does).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid label selector: {0}")]
+pub struct InvalidSelector(pub String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -38,25 +44,39 @@ impl LabelMatcher {
         LabelMatcher { requirements: Vec::new(), nothing: true }
     }
 
-    /// Compiles a `metav1.LabelSelector`.
+    /// Compiles a `metav1.LabelSelector`; a malformed one matches nothing.
     pub fn new(selector: Option<&LabelSelector>) -> Self {
-        let Some(sel) = selector else { return Self::nothing() };
+        Self::parse(selector).unwrap_or_else(|_| Self::nothing())
+    }
+
+    /// Compiles a `metav1.LabelSelector`, saying what is wrong with a malformed one.
+    pub fn parse(selector: Option<&LabelSelector>) -> Result<Self, InvalidSelector> {
+        let Some(sel) = selector else { return Ok(Self::nothing()) };
         let mut m = Self::everything();
         for (k, v) in sel.match_labels.iter().flatten() {
-            m.requirements.push(Requirement { key: k.clone(), op: Op::In, values: vec![v.clone()] });
+            m.require_equal(k, v);
         }
         for e in sel.match_expressions.iter().flatten() {
+            let key = &e.key;
             let values = e.values.clone().unwrap_or_default();
             let op = match e.operator.as_str() {
-                "In" if !values.is_empty() => Op::In,
-                "NotIn" if !values.is_empty() => Op::NotIn,
-                "Exists" if values.is_empty() => Op::Exists,
-                "DoesNotExist" if values.is_empty() => Op::DoesNotExist,
-                _ => return Self::nothing(),
+                "In" | "NotIn" if values.is_empty() => {
+                    let msg = format!("for 'in', 'notin' operators, values set can't be empty (key {key:?})");
+                    return Err(InvalidSelector(msg));
+                }
+                "Exists" | "DoesNotExist" if !values.is_empty() => {
+                    let msg = format!("values set must be empty for exists and does not exist (key {key:?})");
+                    return Err(InvalidSelector(msg));
+                }
+                "In" => Op::In,
+                "NotIn" => Op::NotIn,
+                "Exists" => Op::Exists,
+                "DoesNotExist" => Op::DoesNotExist,
+                other => return Err(InvalidSelector(format!("{other:?} is not a valid label selector operator"))),
             };
-            m.requirements.push(Requirement { key: e.key.clone(), op, values });
+            m.requirements.push(Requirement { key: key.clone(), op, values });
         }
-        m
+        Ok(m)
     }
 
     /// Adds `key = value` (topology spread's `matchLabelKeys`, pod affinity's `matchLabelKeys`).
@@ -88,6 +108,11 @@ impl LabelMatcher {
     pub fn is_nothing(&self) -> bool {
         self.nothing
     }
+
+    /// Whether this selector matches everything (an empty selector).
+    pub fn is_everything(&self) -> bool {
+        !self.nothing && self.requirements.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -113,6 +138,18 @@ mod tests {
         assert!(
             !sel(json!({"matchExpressions": [{"key": "app", "operator": "Gt", "values": ["1"]}]})).matches(Some(&l))
         );
+    }
+
+    #[test]
+    fn parse_says_what_is_malformed() {
+        let parse = |v: serde_json::Value| LabelMatcher::parse(Some(&serde_json::from_value(v).unwrap()));
+        let err = parse(json!({"matchExpressions": [{"key": "app", "operator": "In"}]})).unwrap_err();
+        assert!(err.to_string().contains("values set can't be empty"), "{err}");
+        assert!(parse(json!({"matchExpressions": [{"key": "app", "operator": "Exists", "values": ["x"]}]})).is_err());
+        assert!(parse(json!({"matchExpressions": [{"key": "app", "operator": "Near"}]})).is_err());
+        assert!(LabelMatcher::parse(None).unwrap().is_nothing());
+        let all = parse(json!({})).unwrap();
+        assert!(all.is_everything() && !LabelMatcher::nothing().is_everything());
     }
 
     #[test]

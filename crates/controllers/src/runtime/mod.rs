@@ -26,7 +26,7 @@ pub use k3rs_control_runtime::events::EventType;
 pub use k3rs_control_runtime::{events, leader};
 pub use key::ObjectKey;
 pub use recorder::{EventRecorder, EventSink};
-pub use selector::Selector;
+pub use selector::LabelMatcher;
 pub use shutdown::Shutdown;
 pub use worker::{Requeue, run_workers};
 pub use workqueue::WorkQueue;

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::error::{Error, is_not_found};
 use super::informer::Watchable;
-use super::selector::Selector;
+use super::selector::LabelMatcher;
 
 /// The controller reference of an object, if any.
 pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
@@ -42,7 +42,7 @@ pub fn controller_ref<O: Resource<DynamicType = ()>>(owner: &O) -> OwnerReferenc
 pub struct Claimer<'a, O> {
     client: &'a Client,
     owner: &'a O,
-    selector: &'a Selector,
+    selector: &'a LabelMatcher,
     /// Result of the fresh read of the owner before the first adoption.
     can_adopt: Option<Result<(), String>>,
     /// Finalizers an adopted object gets with its ownerReference (the Job controller's
@@ -54,7 +54,7 @@ impl<'a, O> Claimer<'a, O>
 where
     O: Watchable + Resource<Scope = NamespaceResourceScope>,
 {
-    pub fn new(client: &'a Client, owner: &'a O, selector: &'a Selector) -> Self {
+    pub fn new(client: &'a Client, owner: &'a O, selector: &'a LabelMatcher) -> Self {
         Claimer { client, owner, selector, can_adopt: None, finalizers: Vec::new() }
     }
 

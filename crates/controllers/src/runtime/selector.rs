@@ -1,97 +1,25 @@
-//! Label selectors as controllers evaluate them against cached objects
-//! (`metav1.LabelSelectorAsSelector` semantics): a missing selector selects nothing,
-//! an empty one selects everything.
+//! Label selectors as controllers evaluate them against cached objects: a
+//! `LabelSelector` compiles to k3rs-api's [`LabelMatcher`] (`metav1.LabelSelectorAsSelector`
+//! semantics: a missing selector selects nothing, an empty one everything), and plain
+//! label maps (ReplicationController and Service selectors) are matched here.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+pub use k3rs_api::scheduling::label_selector::{InvalidSelector, LabelMatcher};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid label selector: {0}")]
-pub struct InvalidSelector(pub String);
-
-/// A parsed selector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selector {
-    Nothing,
-    Requirements(Vec<Requirement>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requirement {
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    DoesNotExist(String),
-}
-
-impl Requirement {
-    fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        match self {
-            Requirement::In(k, values) => labels.get(k).is_some_and(|v| values.contains(v)),
-            Requirement::NotIn(k, values) => labels.get(k).is_none_or(|v| !values.contains(v)),
-            Requirement::Exists(k) => labels.contains_key(k),
-            Requirement::DoesNotExist(k) => !labels.contains_key(k),
-        }
-    }
-}
-
-impl Selector {
-    /// Parses a selector; `None` selects nothing.
-    pub fn from_label_selector(selector: Option<&LabelSelector>) -> Result<Selector, InvalidSelector> {
-        let Some(selector) = selector else { return Ok(Selector::Nothing) };
-        let mut reqs = Vec::new();
-        for (k, v) in selector.match_labels.iter().flatten() {
-            reqs.push(Requirement::In(k.clone(), vec![v.clone()]));
-        }
-        for expr in selector.match_expressions.iter().flatten() {
-            reqs.push(requirement(expr)?);
-        }
-        Ok(Selector::Requirements(reqs))
-    }
-
-    /// A selector from a plain map (ReplicationController, Service): `None` or an empty
-    /// map selects nothing, as upstream's `SelectorFromValidatedSet` of an empty set is
-    /// treated by those controllers.
-    pub fn from_map(map: Option<&BTreeMap<String, String>>) -> Selector {
-        match map {
-            Some(m) if !m.is_empty() => {
-                Selector::Requirements(m.iter().map(|(k, v)| Requirement::In(k.clone(), vec![v.clone()])).collect())
+/// A selector from a plain map (ReplicationController, Service): `None` or an empty
+/// map selects nothing, as upstream's `SelectorFromValidatedSet` of an empty set is
+/// treated by those controllers.
+pub fn from_map(map: Option<&BTreeMap<String, String>>) -> LabelMatcher {
+    match map {
+        Some(m) if !m.is_empty() => {
+            let mut matcher = LabelMatcher::everything();
+            for (k, v) in m {
+                matcher.require_equal(k, v);
             }
-            _ => Selector::Nothing,
+            matcher
         }
-    }
-
-    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
-        let empty = BTreeMap::new();
-        let labels = labels.unwrap_or(&empty);
-        match self {
-            Selector::Nothing => false,
-            Selector::Requirements(reqs) => reqs.iter().all(|r| r.matches(labels)),
-        }
-    }
-
-    /// Whether it selects every object (an empty selector).
-    pub fn is_everything(&self) -> bool {
-        matches!(self, Selector::Requirements(r) if r.is_empty())
-    }
-}
-
-fn requirement(expr: &LabelSelectorRequirement) -> Result<Requirement, InvalidSelector> {
-    let key = expr.key.clone();
-    let values = expr.values.clone().unwrap_or_default();
-    match expr.operator.as_str() {
-        "In" | "NotIn" if values.is_empty() => {
-            Err(InvalidSelector(format!("for 'in', 'notin' operators, values set can't be empty (key {key:?})")))
-        }
-        "In" => Ok(Requirement::In(key, values)),
-        "NotIn" => Ok(Requirement::NotIn(key, values)),
-        "Exists" | "DoesNotExist" if !values.is_empty() => {
-            Err(InvalidSelector(format!("values set must be empty for exists and does not exist (key {key:?})")))
-        }
-        "Exists" => Ok(Requirement::Exists(key)),
-        "DoesNotExist" => Ok(Requirement::DoesNotExist(key)),
-        other => Err(InvalidSelector(format!("{other:?} is not a valid label selector operator"))),
+        _ => LabelMatcher::nothing(),
     }
 }
 
@@ -109,45 +37,12 @@ mod tests {
     }
 
     #[test]
-    fn match_labels_and_expressions() {
-        let sel = LabelSelector {
-            match_labels: Some(labels(&[("app", "web")])),
-            match_expressions: Some(vec![
-                LabelSelectorRequirement {
-                    key: "tier".into(),
-                    operator: "In".into(),
-                    values: Some(vec!["a".into(), "b".into()]),
-                },
-                LabelSelectorRequirement { key: "canary".into(), operator: "DoesNotExist".into(), values: None },
-            ]),
-        };
-        let s = Selector::from_label_selector(Some(&sel)).unwrap();
-        assert!(s.matches(Some(&labels(&[("app", "web"), ("tier", "b")]))));
-        assert!(!s.matches(Some(&labels(&[("app", "web"), ("tier", "c")]))));
-        assert!(!s.matches(Some(&labels(&[("app", "web"), ("tier", "a"), ("canary", "1")]))));
-        assert!(!s.matches(None));
-    }
-
-    #[test]
-    fn missing_selects_nothing_empty_selects_everything() {
-        assert!(!Selector::from_label_selector(None).unwrap().matches(Some(&labels(&[("a", "b")]))));
-        let all = Selector::from_label_selector(Some(&LabelSelector::default())).unwrap();
-        assert!(all.is_everything());
-        assert!(all.matches(None));
-        assert!(!Selector::from_map(Some(&BTreeMap::new())).matches(None));
-    }
-
-    #[test]
-    fn bad_operators_are_errors() {
-        let sel = LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "x".into(),
-                operator: "Near".into(),
-                values: None,
-            }]),
-            ..Default::default()
-        };
-        assert!(Selector::from_label_selector(Some(&sel)).is_err());
+    fn maps_need_every_pair_and_an_empty_one_selects_nothing() {
+        let sel = from_map(Some(&labels(&[("app", "web"), ("tier", "front")])));
+        assert!(sel.matches(Some(&labels(&[("app", "web"), ("tier", "front"), ("x", "y")]))));
+        assert!(!sel.matches(Some(&labels(&[("app", "web")]))));
+        assert!(!from_map(Some(&BTreeMap::new())).matches(None));
+        assert!(!from_map(None).matches(Some(&labels(&[("a", "b")]))));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use kube::{Client, Resource};
 use super::Error;
 use crate::runtime::recorder::hostname;
 use crate::runtime::{
-    EventRecorder, EventSink, Informer, ObjectKey, Requeue, Selector, Shutdown, WorkQueue, run_workers,
+    EventRecorder, EventSink, Informer, LabelMatcher, ObjectKey, Requeue, Shutdown, WorkQueue, run_workers,
 };
 use budget::Counts;
 use scale::ScaleFinder;
@@ -35,8 +35,8 @@ struct Controller {
     events: EventRecorder,
 }
 
-fn selector(pdb: &PodDisruptionBudget) -> Result<Selector, String> {
-    Selector::from_label_selector(pdb.spec.as_ref().and_then(|s| s.selector.as_ref())).map_err(|e| e.to_string())
+fn selector(pdb: &PodDisruptionBudget) -> Result<LabelMatcher, String> {
+    LabelMatcher::parse(pdb.spec.as_ref().and_then(|s| s.selector.as_ref())).map_err(|e| e.to_string())
 }
 
 /// The budgets of the pod's namespace that select it.

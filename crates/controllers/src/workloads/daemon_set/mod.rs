@@ -25,7 +25,7 @@ use self::update::{Budget, TEMPLATE_GENERATION_LABEL, is_updated, plan};
 use crate::manager::ControllerContext;
 use crate::runtime::error::{is_already_exists, is_not_found};
 use crate::runtime::owner::{Claimer, controller_of, controller_ref};
-use crate::runtime::selector::Selector;
+use crate::runtime::selector::LabelMatcher;
 use crate::runtime::status::update_status;
 use crate::runtime::{Change, Error, EventRecorder, Expectations, Informer, ObjectKey, WorkQueue, run_workers};
 use crate::workloads::deployment::maths::scaled_value;
@@ -112,8 +112,8 @@ struct DaemonSetController {
     recorder: EventRecorder,
 }
 
-fn selector_of(ds: &DaemonSet) -> Result<Selector, Error> {
-    Selector::from_label_selector(ds.spec.as_ref().map(|s| &s.selector)).map_err(|e| Error::Invalid(e.to_string()))
+fn selector_of(ds: &DaemonSet) -> Result<LabelMatcher, Error> {
+    LabelMatcher::parse(ds.spec.as_ref().map(|s| &s.selector)).map_err(|e| Error::Invalid(e.to_string()))
 }
 
 fn template_generation(ds: &DaemonSet) -> Option<i64> {
@@ -266,7 +266,7 @@ impl DaemonSetController {
         &self,
         key: &ObjectKey,
         ds: &DaemonSet,
-        selector: &Selector,
+        selector: &LabelMatcher,
         nodes: &[Arc<Node>],
         hash: &str,
         old: &[ControllerRevision],
@@ -284,7 +284,11 @@ impl DaemonSetController {
     }
 
     /// The DaemonSet's pods per target node (claimed: adopted or released as needed).
-    async fn node_pods(&self, ds: &DaemonSet, selector: &Selector) -> Result<BTreeMap<String, Vec<Arc<Pod>>>, Error> {
+    async fn node_pods(
+        &self,
+        ds: &DaemonSet,
+        selector: &LabelMatcher,
+    ) -> Result<BTreeMap<String, Vec<Arc<Pod>>>, Error> {
         let ns = ds.metadata.namespace.as_deref().unwrap_or_default();
         let candidates = self.pods.list_namespace(ns);
         let claimed = Claimer::new(&self.client, ds, selector).claim(candidates).await?;
@@ -488,7 +492,7 @@ impl DaemonSetController {
     async fn construct_history(
         &self,
         ds: &DaemonSet,
-        selector: &Selector,
+        selector: &LabelMatcher,
     ) -> Result<(ControllerRevision, Vec<ControllerRevision>), Error> {
         let ns = ds.metadata.namespace.clone().unwrap_or_default();
         let api: Api<ControllerRevision> = Api::namespaced(self.client.clone(), &ns);
@@ -589,7 +593,7 @@ impl DaemonSetController {
     async fn cleanup_history(
         &self,
         ds: &DaemonSet,
-        selector: &Selector,
+        selector: &LabelMatcher,
         old: &[ControllerRevision],
     ) -> Result<(), Error> {
         let limit = ds.spec.as_ref().and_then(|s| s.revision_history_limit).unwrap_or(10).max(0) as usize;

@@ -21,7 +21,7 @@ use tracing::warn;
 
 use crate::manager::ControllerContext;
 use crate::runtime::owner::{Claimer, controller_of};
-use crate::runtime::selector::Selector;
+use crate::runtime::selector::LabelMatcher;
 use crate::runtime::{Change, Error, EventRecorder, Informer, ObjectKey, WorkQueue, run_workers};
 
 pub const COMPONENT: &str = "deployment-controller";
@@ -70,8 +70,8 @@ pub(crate) struct DeploymentController {
     recorder: EventRecorder,
 }
 
-fn selector_of(d: &Deployment) -> Result<Selector, Error> {
-    Selector::from_label_selector(d.spec.as_ref().map(|s| &s.selector)).map_err(|e| Error::Invalid(e.to_string()))
+fn selector_of(d: &Deployment) -> Result<LabelMatcher, Error> {
+    LabelMatcher::parse(d.spec.as_ref().map(|s| &s.selector)).map_err(|e| Error::Invalid(e.to_string()))
 }
 
 impl DeploymentController {
@@ -204,7 +204,7 @@ impl DeploymentController {
 
     /// The ReplicaSets this Deployment controls, after adopting orphans its selector
     /// matches and releasing those it no longer matches; oldest first.
-    async fn claim_replica_sets(&self, d: &Deployment, selector: &Selector) -> Result<Vec<ReplicaSet>, Error> {
+    async fn claim_replica_sets(&self, d: &Deployment, selector: &LabelMatcher) -> Result<Vec<ReplicaSet>, Error> {
         let ns = d.metadata.namespace.as_deref().unwrap_or_default();
         let candidates = self.replica_sets.list_namespace(ns);
         let claimed = Claimer::new(&self.client, d, selector).claim(candidates).await?;
@@ -217,7 +217,7 @@ impl DeploymentController {
     fn pods_by_replica_set(
         &self,
         d: &Deployment,
-        selector: &Selector,
+        selector: &LabelMatcher,
         rs_list: &[ReplicaSet],
     ) -> HashMap<String, Vec<Arc<Pod>>> {
         let ns = d.metadata.namespace.as_deref().unwrap_or_default();

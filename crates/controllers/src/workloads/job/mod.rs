@@ -30,7 +30,7 @@ use self::conditions::is_finished;
 use crate::manager::ControllerContext;
 use crate::runtime::error::is_not_found;
 use crate::runtime::owner::controller_of;
-use crate::runtime::selector::Selector;
+use crate::runtime::selector::LabelMatcher;
 use crate::runtime::{Change, Error, EventRecorder, Expectations, Informer, ObjectKey, WorkQueue, run_workers};
 use crate::workloads::pod_control::PodControl;
 
@@ -122,9 +122,8 @@ pub fn has_tracking_finalizer(pod: &Pod) -> bool {
     pod.metadata.finalizers.iter().flatten().any(|f| f == TRACKING_FINALIZER)
 }
 
-pub(crate) fn selector_of(job: &Job) -> Result<Selector, Error> {
-    Selector::from_label_selector(job.spec.as_ref().and_then(|s| s.selector.as_ref()))
-        .map_err(|e| Error::Invalid(e.to_string()))
+pub(crate) fn selector_of(job: &Job) -> Result<LabelMatcher, Error> {
+    LabelMatcher::parse(job.spec.as_ref().and_then(|s| s.selector.as_ref())).map_err(|e| Error::Invalid(e.to_string()))
 }
 
 impl JobController {

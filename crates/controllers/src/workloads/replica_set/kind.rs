@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 
 use crate::runtime::Watchable;
-use crate::runtime::selector::{InvalidSelector, Selector};
+use crate::runtime::selector::{self, InvalidSelector, LabelMatcher};
 
 /// The status both kinds share.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub trait ReplicaKind: Watchable + Resource<Scope = NamespaceResourceScope> + se
     /// The event source (`replicaset-controller`, `replication-controller`).
     const COMPONENT: &'static str;
     fn replicas(&self) -> i32;
-    fn pod_selector(&self) -> Result<Selector, InvalidSelector>;
+    fn pod_selector(&self) -> Result<LabelMatcher, InvalidSelector>;
     fn template(&self) -> Option<&PodTemplateSpec>;
     fn min_ready_seconds(&self) -> i32;
     fn replica_status(&self) -> ReplicaStatus;
@@ -103,8 +103,8 @@ impl ReplicaKind for ReplicaSet {
         self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
     }
 
-    fn pod_selector(&self) -> Result<Selector, InvalidSelector> {
-        Selector::from_label_selector(self.spec.as_ref().map(|s| &s.selector))
+    fn pod_selector(&self) -> Result<LabelMatcher, InvalidSelector> {
+        LabelMatcher::parse(self.spec.as_ref().map(|s| &s.selector))
     }
 
     fn template(&self) -> Option<&PodTemplateSpec> {
@@ -144,8 +144,8 @@ impl ReplicaKind for ReplicationController {
         self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
     }
 
-    fn pod_selector(&self) -> Result<Selector, InvalidSelector> {
-        Ok(Selector::from_map(self.spec.as_ref().and_then(|s| s.selector.as_ref())))
+    fn pod_selector(&self) -> Result<LabelMatcher, InvalidSelector> {
+        Ok(selector::from_map(self.spec.as_ref().and_then(|s| s.selector.as_ref())))
     }
 
     fn template(&self) -> Option<&PodTemplateSpec> {

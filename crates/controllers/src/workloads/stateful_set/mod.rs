@@ -28,7 +28,7 @@ use self::identity::{
 use crate::manager::ControllerContext;
 use crate::runtime::error::{is_already_exists, is_not_found, message};
 use crate::runtime::owner::{Claimer, controller_of, controller_ref};
-use crate::runtime::selector::Selector;
+use crate::runtime::selector::LabelMatcher;
 use crate::runtime::status::update_status;
 use crate::runtime::{Change, Error, EventRecorder, Informer, ObjectKey, WorkQueue, run_workers};
 use crate::workloads::history::{self, CONTROLLER_REVISION_HASH_LABEL};
@@ -94,8 +94,8 @@ struct StatefulSetController {
     recorder: EventRecorder,
 }
 
-fn selector_of(set: &StatefulSet) -> Result<Selector, Error> {
-    Selector::from_label_selector(set.spec.as_ref().map(|s| &s.selector)).map_err(|e| Error::Invalid(e.to_string()))
+fn selector_of(set: &StatefulSet) -> Result<LabelMatcher, Error> {
+    LabelMatcher::parse(set.spec.as_ref().map(|s| &s.selector)).map_err(|e| Error::Invalid(e.to_string()))
 }
 
 fn min_ready_seconds(set: &StatefulSet) -> i32 {
