@@ -40,6 +40,13 @@ impl<K> Change<K> {
         old.into_iter().chain(std::iter::once(new))
     }
 
+    /// The object as it now is, or as it was when deleted.
+    pub fn latest(&self) -> &Arc<K> {
+        match self {
+            Change::Added(obj) | Change::Updated { new: obj, .. } | Change::Deleted(obj) => obj,
+        }
+    }
+
     /// The object as it now is, unless it was deleted.
     pub fn applied(&self) -> Option<&Arc<K>> {
         match self {

@@ -76,9 +76,7 @@ pub async fn run(ctx: ControllerContext) -> Result<(), Error> {
     });
     let c = this.clone();
     this.revisions.add_handler(move |change| {
-        let rev = match change {
-            Change::Added(r) | Change::Updated { new: r, .. } | Change::Deleted(r) => r,
-        };
+        let rev = change.latest();
         let ns = rev.metadata.namespace.as_deref().unwrap_or_default();
         if let Some(ds) = controller_of(&rev.metadata).and_then(|r| c.resolve(ns, r)) {
             c.queue.add(ObjectKey::of(ds.as_ref()));

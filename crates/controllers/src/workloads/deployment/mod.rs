@@ -36,11 +36,7 @@ pub async fn run(ctx: ControllerContext) -> Result<(), Error> {
         recorder: ctx.recorder(COMPONENT),
     });
     let c = this.clone();
-    this.deployments.add_handler(move |change| match change {
-        Change::Added(d) | Change::Updated { new: d, .. } | Change::Deleted(d) => {
-            c.queue.add(ObjectKey::of(d.as_ref()))
-        }
-    });
+    this.deployments.add_handler(move |change| c.queue.add(ObjectKey::of(change.latest().as_ref())));
     let c = this.clone();
     this.replica_sets.add_handler(move |change| c.on_replica_set_change(change));
     let c = this.clone();

@@ -30,7 +30,7 @@ use crate::runtime::error::{is_already_exists, is_not_found, message};
 use crate::runtime::owner::{Claimer, controller_of, controller_ref};
 use crate::runtime::selector::LabelMatcher;
 use crate::runtime::status::update_status;
-use crate::runtime::{Change, Error, EventRecorder, Informer, ObjectKey, WorkQueue, run_workers};
+use crate::runtime::{Error, EventRecorder, Informer, ObjectKey, WorkQueue, run_workers};
 use crate::workloads::history::{self, CONTROLLER_REVISION_HASH_LABEL};
 use crate::workloads::pods::{is_available, is_ready, phase};
 
@@ -48,26 +48,12 @@ pub async fn run(ctx: ControllerContext) -> Result<(), Error> {
         recorder: ctx.recorder(COMPONENT),
     });
     let c = this.clone();
-    this.sets.add_handler(move |change| match change {
-        Change::Added(s) | Change::Updated { new: s, .. } | Change::Deleted(s) => {
-            c.queue.add(ObjectKey::of(s.as_ref()))
-        }
-    });
+    this.sets.add_handler(move |change| c.queue.add(ObjectKey::of(change.latest().as_ref())));
     let c = this.clone();
-    this.pods.add_handler(move |change| {
-        let pods: Vec<&Arc<Pod>> = match change {
-            Change::Added(p) | Change::Deleted(p) => vec![p],
-            Change::Updated { old, new } => vec![old, new],
-        };
-        for pod in pods {
-            c.enqueue_for_pod(pod);
-        }
-    });
+    this.pods.add_handler(move |change| change.objects().for_each(|pod| c.enqueue_for_pod(pod)));
     let c = this.clone();
     this.revisions.add_handler(move |change| {
-        let rev = match change {
-            Change::Added(r) | Change::Updated { new: r, .. } | Change::Deleted(r) => r,
-        };
+        let rev = change.latest();
         let ns = rev.metadata.namespace.as_deref().unwrap_or_default();
         if let Some(set) = controller_of(&rev.metadata).and_then(|r| c.resolve(ns, r)) {
             c.queue.add(ObjectKey::of(set.as_ref()));
