@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use k3rs_runtime::testing::{TestEnvironment, missing_tools};
+use k3rs_runtime::testing::TestEnvironment;
 
 /// Which containerd the agent uses.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -33,12 +33,7 @@ pub struct AgentCluster {
 
 /// `None` (and a message) when this machine cannot run containers.
 pub fn can_run() -> bool {
-    let missing = missing_tools();
-    if !missing.is_empty() {
-        eprintln!("skipping: missing {}", missing.join(", "));
-        return false;
-    }
-    true
+    k3rs_runtime::testing::can_run_containers()
 }
 
 impl AgentCluster {

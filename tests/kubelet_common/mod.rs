@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use k3rs_kubelet::pod::{BackoffLimits, KubeletConfig, PodManager, PodManagerHandle};
 use k3rs_runtime::image::builder::{ArchiveFormat, Compression, ImageBuilder, Layer, write_archive};
-use k3rs_runtime::testing::{TestEnvironment, missing_tools};
+use k3rs_runtime::testing::{TestEnvironment, can_run_containers};
 use serde_json::Value;
 
 use crate::common::{TestServer, path_str};
@@ -107,9 +107,7 @@ impl KubeletNode {
     /// Starts everything; `None` (the test is skipped) when containerd, runc, busybox or
     /// root privileges are missing.
     pub fn start() -> Option<KubeletNode> {
-        let missing = missing_tools();
-        if !missing.is_empty() {
-            eprintln!("skipping: {} not available (install containerd, runc and busybox-static)", missing.join(", "));
+        if !can_run_containers() {
             return None;
         }
         let _ = tracing_subscriber::fmt()

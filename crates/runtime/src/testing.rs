@@ -8,6 +8,23 @@ use crate::containerd::DaemonConfig;
 use crate::image::builder::{ArchiveFormat, Compression, ImageBuilder};
 use crate::{Endpoint, ImageSummary, Result, Runtime, RuntimeConfig, RuntimeError};
 
+/// Whether containers can run here, for tests that need them: `false` (with a message)
+/// when something is missing, so a developer's machine skips those tests. Under CI (`CI`
+/// set) a missing tool panics instead: CI installs them, and a skipped test proves nothing.
+pub fn can_run_containers() -> bool {
+    let missing = missing_tools();
+    if missing.is_empty() {
+        return true;
+    }
+    let what = missing.join(", ");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} not available under CI (install containerd, runc and busybox-static, run as root)"
+    );
+    eprintln!("skipping: {what} not available (install containerd, runc and busybox-static)");
+    false
+}
+
 /// The programs a private containerd needs; the names of those missing from `PATH`.
 pub fn missing_tools() -> Vec<&'static str> {
     let on_path = |name: &str| {

@@ -5,15 +5,13 @@ use std::time::Duration;
 
 use k3rs_runtime::container::ContainerConfig;
 use k3rs_runtime::logs::{LogReadOptions, container_log_path, pod_log_dir, read_log};
-use k3rs_runtime::testing::{TestEnvironment, missing_tools};
+use k3rs_runtime::testing::{TestEnvironment, can_run_containers};
 use k3rs_runtime::{ExitReason, SandboxConfig};
 
 const IMAGE: &str = "k3rs.local/busybox:test";
 
 async fn environment() -> Option<TestEnvironment> {
-    let missing = missing_tools();
-    if !missing.is_empty() {
-        eprintln!("skipping: {} not available (install containerd, runc and busybox-static)", missing.join(", "));
+    if !can_run_containers() {
         return None;
     }
     Some(TestEnvironment::start().await.expect("private containerd starts"))

@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use k3rs_runtime::container::ContainerConfig;
 use k3rs_runtime::image::builder::{BuiltImage, ImageBuilder};
 use k3rs_runtime::image::registry::{Credentials, RegistriesConfig};
-use k3rs_runtime::testing::{TestEnvironment, missing_tools};
+use k3rs_runtime::testing::{TestEnvironment, can_run_containers};
 use k3rs_runtime::{Endpoint, Runtime, SandboxConfig};
 
 const TOKEN: &str = "test-token-123";
@@ -107,9 +107,7 @@ async fn serve(image: BuiltImage) -> u16 {
 
 #[tokio::test]
 async fn pull_through_a_mirror_with_token_auth() {
-    let missing = missing_tools();
-    if !missing.is_empty() {
-        eprintln!("skipping: {} not available (install containerd, runc and busybox-static)", missing.join(", "));
+    if !can_run_containers() {
         return;
     }
     let image = tokio::task::spawn_blocking(|| {
